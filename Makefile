@@ -1,0 +1,50 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+APP_STAMP := $(VENV)/.app-installed
+DEV_STAMP := $(VENV)/.dev-installed
+PORT ?= 8501
+
+.PHONY: run test lint unit browser-deps bench checkpoints clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(APP_STAMP): requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+$(DEV_STAMP): requirements-dev.txt $(APP_STAMP)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+## make run: create .venv, install, start the app on http://localhost:$(PORT)
+run: $(APP_STAMP)
+	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+## browser-deps: Debian's chromium for the browser tests (never `playwright install`)
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium not found and not root: browser tests will skip (install: sudo apt-get install chromium)"; fi
+
+## make test: dev requirements, chromium, lint, the whole suite
+test: $(DEV_STAMP) browser-deps
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+unit: $(DEV_STAMP)
+	$(PY) -m pytest -m "not browser"
+
+lint: $(DEV_STAMP)
+	$(PY) -m ruff check .
+
+bench: $(DEV_STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

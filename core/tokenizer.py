@@ -1,0 +1,82 @@
+"""Character-level tokenizer: one sorted vocabulary shared by every speaker's model, so any model
+can score any speaker's text."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import torch
+
+
+class UnknownCharError(ValueError):
+    """Text holds characters the vocabulary lacks; `chars` lists them."""
+
+    def __init__(self, chars: list[str]):
+        self.chars = chars
+        shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in chars[:10])
+        more = f" and {len(chars) - 10} more" if len(chars) > 10 else ""
+        super().__init__(f"characters not in the vocabulary: {shown}{more}")
+
+
+class CharTokenizer:
+    def __init__(self, chars: Iterable[str]):
+        chars = sorted(set(chars))
+        if not chars:
+            raise ValueError("a vocabulary needs at least one character")
+        if any(len(c) != 1 for c in chars):
+            raise ValueError("every vocabulary entry must be a single character")
+        self.chars: list[str] = chars
+        self.stoi = {c: i for i, c in enumerate(chars)}
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str]) -> CharTokenizer:
+        vocab: set[str] = set()
+        for t in texts:
+            vocab.update(t)
+        return cls(vocab)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def unknown(self, text: str) -> list[str]:
+        """Characters of text outside the vocabulary, in order of first appearance."""
+        return [c for c in dict.fromkeys(text) if c not in self.stoi]
+
+    def encode(self, text: str) -> list[int]:
+        try:
+            return [self.stoi[c] for c in text]
+        except KeyError:
+            raise UnknownCharError(self.unknown(text)) from None
+
+    def encode_tensor(self, text: str) -> torch.Tensor:
+        return torch.tensor(self.encode(text), dtype=torch.long)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        n = len(self.chars)
+        out = []
+        for i in ids:
+            i = int(i)
+            if not 0 <= i < n:
+                raise ValueError(f"token id {i} is outside the vocabulary (0..{n - 1})")
+            out.append(self.chars[i])
+        return "".join(out)
+
+    def to_json(self) -> str:
+        return json.dumps({"type": "char", "chars": "".join(self.chars)}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, s: str) -> CharTokenizer:
+        d = json.loads(s)
+        if not isinstance(d, dict) or d.get("type") != "char" or not isinstance(d.get("chars"), str):
+            raise ValueError("not a Podium character vocabulary")
+        return cls(d["chars"])
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, CharTokenizer) and self.chars == other.chars
+
+    def __hash__(self) -> int:
+        return hash("".join(self.chars))
+
+    def __repr__(self) -> str:
+        return f"CharTokenizer(vocab_size={self.vocab_size})"

@@ -1,0 +1,277 @@
+"""The training loop. It knows nothing about pages or terminals: progress goes to callbacks as
+small typed events, a threading.Event stops it within one step, and a run folder on disk holds
+its checkpoints (best-val and latest) and its metrics log."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from core import checkpoints as ck
+from core.batching import get_batch
+from core.config import ModelConfig, TrainConfig
+from core.dataset import TrainingData, prepare
+from core.device import autocast, enable_fast_math, pick_device, resolve_dtype
+from core.models import build_model
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    step: int              # optimizer steps done
+    train_loss: float      # mean training loss over the last log_interval steps
+    lr: float
+    tokens_per_s: float
+    elapsed: float         # seconds since the run (or its resume) started
+    kind: str = "step"
+
+
+@dataclass(frozen=True)
+class EvalEvent:
+    step: int
+    train_loss: float      # estimate over eval_iters batches
+    val_loss: float
+    lr: float
+    elapsed: float
+    best: bool             # a new best val loss (model.pt was written)
+    kind: str = "eval"
+
+
+@dataclass(frozen=True)
+class EndEvent:
+    step: int
+    status: str            # "finished", "stopped" or "failed"
+    best_val_loss: float | None
+    elapsed: float
+    message: str = ""
+    kind: str = "end"
+
+
+Event = StepEvent | EvalEvent | EndEvent
+Callback = Callable[[Event], None]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss stopped being a finite number; the checkpoints written before it are kept."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path | None
+    status: str
+    step: int
+    best_val_loss: float | None
+    best_step: int | None
+    train_loss: float | None
+    val_loss: float | None
+    tokens_per_s: float | None
+    elapsed: float
+    history: list[dict] = field(default_factory=list)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only; fused kernels on CUDA, foreach elsewhere."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    fast = {"fused": True} if device.type == "cuda" else {"foreach": True}
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), **fast)
+
+
+@torch.no_grad()
+def estimate_loss(model, data: TrainingData, block_size: int, cfg: TrainConfig,
+                  device: torch.device, dtype: torch.dtype) -> dict[str, float]:
+    """Mean loss over eval_iters batches of each split, drawn from a fixed seed so that
+    successive estimates compare like with like."""
+    was_training = model.training
+    model.eval()
+    out = {}
+    for split, ids in (("train", data.train), ("val", data.val)):
+        g = torch.Generator().manual_seed(cfg.seed + 1)
+        total = torch.zeros((), device=device)
+        for _ in range(cfg.eval_iters):
+            x, y = get_batch(ids, block_size, cfg.batch_size, generator=g, device=device)
+            with autocast(device, dtype):
+                _, loss = model(x, y)
+            total += loss.float()
+        out[split] = (total / cfg.eval_iters).item()
+    model.train(was_training)
+    return out
+
+
+class _Run:
+    """State of one training run and its folder: meta, checkpoints and the metrics log."""
+
+    def __init__(self, run_dir: Path | None, meta: dict, callbacks: Iterable[Callback]):
+        self.dir, self.meta, self.callbacks = run_dir, meta, list(callbacks)
+
+    def emit(self, event: Event) -> None:
+        if self.dir is not None:
+            ck.append_metrics(self.dir, asdict(event))
+        for cb in self.callbacks:
+            cb(event)
+
+    def save_meta(self, **updates) -> None:
+        self.meta.update(updates, updated=_now())
+        if self.dir is not None:
+            ck.write_json(self.dir / ck.META, self.meta)
+
+    def save(self, name: str, model, **extra) -> None:
+        if self.dir is not None:
+            ck.save_checkpoint(self.dir / name, model, self.meta, **extra)
+
+
+def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir: Path | None = None, *,
+          callbacks: Iterable[Callback] = (), stop: threading.Event | None = None,
+          resume: bool = False, name: str | None = None) -> TrainResult:
+    """Train a model on data; with run_dir, checkpoint there; with resume, continue the run
+    saved in run_dir/latest.pt from its step, up to cfg.max_iters."""
+    if model_cfg.vocab_size != data.tokenizer.vocab_size:
+        raise ValueError(f"model vocab_size {model_cfg.vocab_size} != tokenizer's {data.tokenizer.vocab_size}")
+    too_short = [s.speaker.name for s in data.speakers if len(s.val) <= model_cfg.block_size]
+    if too_short or len(data.train) <= model_cfg.block_size:
+        raise ValueError(f"the text of {', '.join(too_short) or 'these speakers'} is too short for a "
+                         f"context of {model_cfg.block_size}: each split needs more than "
+                         f"{model_cfg.block_size} characters")
+    device = pick_device(cfg.device)
+    dtype = resolve_dtype(device, cfg.dtype)
+    enable_fast_math(device)
+    model = build_model(model_cfg).to(device)
+    optimizer = make_optimizer(model, cfg, device)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    run_dir = Path(run_dir) if run_dir is not None else None
+
+    start_step, history, best_val, best_step = 0, [], math.inf, None
+    if resume:
+        if run_dir is None:
+            raise ValueError("resume needs a run folder")
+        state = ck.read_checkpoint(run_dir / ck.LATEST)
+        if state.model_config != model_cfg or state.tokenizer != data.tokenizer:
+            raise ck.CheckpointError(f"{run_dir.name}: the saved run has another model config or vocabulary")
+        model.load_state_dict(state.state["model"])
+        optimizer.load_state_dict(state.state["optimizer"])
+        gen.set_state(state.state["rng"])
+        start_step = int(state.state["step"])
+        old = ck.read_json(run_dir / ck.META)
+        history, best_step = old.get("history", []), old.get("best_step")
+        best_val = old.get("best_val_loss") if old.get("best_val_loss") is not None else math.inf
+        meta = old
+    else:
+        if run_dir is not None and (run_dir / ck.META).exists():
+            raise ck.CheckpointError(f"a run named {run_dir.name!r} already exists: resume it or pick another name")
+        meta = {"format": ck.FORMAT, "version": ck.VERSION, "created": _now(),
+                "name": name or (run_dir.name if run_dir else "unsaved"),
+                "speakers": data.names, "clean": data.speakers[0].speaker.cleaned,
+                "vocab": data.tokenizer.to_json(), "n_params": sum(p.numel() for p in model.parameters())}
+    meta.update(model=model_cfg.to_dict(), train=cfg.to_dict(), device=str(device),
+                dtype=str(dtype).removeprefix("torch."), status="running", message="", pid=_pid())
+    run = _Run(run_dir, meta, callbacks)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    run.save_meta()
+
+    fwd = torch.compile(model) if cfg.compile else model
+    model.train()
+    t0 = time.perf_counter()
+    window_t, window_loss, window_steps, eval_time = t0, torch.zeros((), device=device), 0, 0.0
+    tokens_per_step = cfg.batch_size * model_cfg.block_size
+    last, step, status, message = {}, start_step, "finished", ""
+
+    def evaluate_and_save(step: int) -> None:
+        nonlocal best_val, best_step, eval_time
+        te = time.perf_counter()
+        losses = estimate_loss(model, data, model_cfg.block_size, cfg, device, dtype)
+        if not all(math.isfinite(v) for v in losses.values()):
+            raise TrainingDiverged(f"the loss became {losses['val']} at step {step}: the learning "
+                                   f"rate ({cfg.learning_rate}) is probably too high")
+        best = losses["val"] < best_val
+        point = {"step": step, "train_loss": losses["train"], "val_loss": losses["val"],
+                 "lr": cfg.lr_at(step), "elapsed": round(time.perf_counter() - t0, 3)}
+        history.append(point)
+        last.update(point)
+        if best:
+            best_val, best_step = losses["val"], step
+        run.save_meta(step=step, history=history, best_val_loss=None if best_step is None else best_val,
+                      best_step=best_step, train_loss=losses["train"], val_loss=losses["val"])
+        if best:
+            run.save(ck.BEST, model)
+        run.save(ck.LATEST, model, optimizer=optimizer.state_dict(), step=step, rng=gen.get_state())
+        run.emit(EvalEvent(step, losses["train"], losses["val"], cfg.lr_at(step), point["elapsed"], best))
+        eval_time += time.perf_counter() - te
+
+    try:
+        if start_step == 0:
+            evaluate_and_save(0)  # the loss at init: ~ln(vocab_size)
+        for step in range(start_step, cfg.max_iters):
+            if stop is not None and stop.is_set():
+                status, message = "stopped", f"stopped at step {step}"
+                break
+            lr = cfg.lr_at(step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x, y = get_batch(data.train, model_cfg.block_size, cfg.batch_size, generator=gen, device=device)
+            with autocast(device, dtype):
+                _, loss = fwd(x, y)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            window_loss += loss.detach().float()
+            window_steps += 1
+            done = step + 1
+            if done % cfg.log_interval == 0 or done == cfg.max_iters:
+                mean = (window_loss / window_steps).item()  # one sync per log interval
+                if not math.isfinite(mean):
+                    raise TrainingDiverged(
+                        f"the training loss became {mean} at step {done}: the learning rate "
+                        f"({cfg.learning_rate}) is probably too high; the checkpoints before it are kept")
+                now = time.perf_counter()
+                tps = window_steps * tokens_per_step / max(1e-9, now - window_t - eval_time)
+                last.update(tokens_per_s=tps)
+                run.emit(StepEvent(done, mean, lr, tps, round(now - t0, 3)))
+                window_t, window_loss, window_steps, eval_time = now, torch.zeros((), device=device), 0, 0.0
+            if done % cfg.eval_interval == 0 or done == cfg.max_iters:
+                evaluate_and_save(done)
+            step = done
+        if status == "stopped" and step != last.get("step"):
+            run.save_meta(step=step)
+            run.save(ck.LATEST, model, optimizer=optimizer.state_dict(), step=step, rng=gen.get_state())
+    except TrainingDiverged as e:
+        status, message = "failed", str(e)
+        run.save_meta(status=status, message=message, pid=None)
+        run.emit(EndEvent(step, status, None if best_step is None else best_val, time.perf_counter() - t0, message))
+        raise
+    elapsed = time.perf_counter() - t0
+    run.save_meta(status=status, message=message, pid=None, tokens_per_s=last.get("tokens_per_s"))
+    run.emit(EndEvent(step, status, None if best_step is None else best_val, elapsed, message))
+    return TrainResult(run_dir, status, step, None if best_step is None else best_val, best_step,
+                       last.get("train_loss"), last.get("val_loss"), last.get("tokens_per_s"), elapsed, history)
+
+
+def _pid() -> int:
+    import os
+    return os.getpid()
+
+
+def resume(run_dir: Path, *, max_iters: int | None = None, callbacks: Iterable[Callback] = (),
+           stop: threading.Event | None = None, device: str | None = None) -> TrainResult:
+    """Continue a saved run from its latest checkpoint, on the same speakers and vocabulary."""
+    run_dir = Path(run_dir)
+    state = ck.read_checkpoint(run_dir / ck.LATEST)
+    meta = ck.read_json(run_dir / ck.META)
+    cfg = TrainConfig.from_dict(meta["train"])
+    overrides = {k: v for k, v in (("max_iters", max_iters), ("device", device)) if v is not None}
+    if overrides:
+        cfg = TrainConfig.from_dict({**cfg.to_dict(), **overrides})
+    data = prepare(meta["speakers"], clean=meta.get("clean", True), tokenizer=state.tokenizer)
+    return train(data, state.model_config, cfg, run_dir, callbacks=callbacks, stop=stop, resume=True)
