@@ -11,12 +11,12 @@ Every file is written to a temp file and renamed into place, so a crash never le
 Loading uses torch.load(weights_only=True): no pickled code can run."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
 import re
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,13 @@ FORMAT = "podium-checkpoint"
 VERSION = 1
 CHECKPOINTS_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 BEST, LATEST, META, METRICS = "model.pt", "latest.pt", "meta.json", "metrics.jsonl"
+
+
+def default_root() -> Path:
+    """Where runs live: $PODIUM_CHECKPOINTS if set (tests, several installs), else checkpoints/."""
+    return Path(os.environ.get("PODIUM_CHECKPOINTS") or CHECKPOINTS_DIR)
+
+
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 
@@ -60,10 +67,8 @@ def _atomic_write(path: Path, write) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
@@ -107,6 +112,11 @@ def save_checkpoint(path: Path, model: torch.nn.Module, meta: dict, **extra) -> 
     _atomic_write(Path(path), lambda f: torch.save(payload, f))
 
 
+def _brief(e: BaseException, limit: int) -> str:
+    """An exception's message on one line: some are empty, some open with a bare header line."""
+    return " ".join(str(e).split())[:limit] or type(e).__name__
+
+
 @dataclass
 class Checkpoint:
     meta: dict
@@ -125,10 +135,10 @@ def read_checkpoint(path: Path) -> Checkpoint:
     except pickle.UnpicklingError as e:
         raise CheckpointError(
             f"{path.name} was refused: it holds objects other than tensors and plain data, "
-            f"which could run code when loaded ({str(e).splitlines()[0][:160]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+            f"which could run code when loaded ({_brief(e, 160)})") from None
+    except Exception as e:  # garbage fails in many ways: IndexError, KeyError, struct.error, a bare EOFError...
         raise CheckpointError(f"{path.name} is not a readable checkpoint (truncated or corrupt?): "
-                              f"{str(e).splitlines()[0][:160]}") from None
+                              f"{_brief(e, 160)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} is not a Podium checkpoint")
     if payload.get("version") != VERSION:
@@ -152,8 +162,7 @@ def build_from(ckpt: Checkpoint, device: torch.device | str = "cpu") -> torch.nn
     try:
         model.load_state_dict(ckpt.state["model"], strict=True)
     except (RuntimeError, KeyError, TypeError) as e:
-        raise CheckpointError(f"the weights do not match the model config: "
-                              f"{str(e).splitlines()[0][:200]}") from None
+        raise CheckpointError(f"the weights do not match the model config: {_brief(e, 300)}") from None
     return model.to(device).eval()
 
 

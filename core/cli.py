@@ -7,6 +7,7 @@ import json
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -93,7 +94,7 @@ def cmd_train(args) -> None:
             eval_interval=args.eval_interval, eval_iters=args.eval_iters, seed=args.seed,
             device=args.device, dtype=args.dtype, compile=args.compile or None)
         if train_cfg.warmup_iters >= train_cfg.max_iters:
-            train_cfg = train_cfg.__class__.from_dict({**train_cfg.to_dict(), "warmup_iters": train_cfg.max_iters // 10})
+            train_cfg = replace(train_cfg, warmup_iters=train_cfg.max_iters // 10)
         name = ck.validate_run_name(args.name or ck.slug(f"{'-'.join(speakers)}-{args.model}-{preset_name}"))
         device = pick_device(train_cfg.device)
         info = describe(device, resolve_dtype(device, train_cfg.dtype))
@@ -146,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core", description="Podium's engine from the command line.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    common.add_argument("--out", default=str(ck.CHECKPOINTS_DIR), help="folder of runs (default: checkpoints/)")
+    common.add_argument("--out", default=str(ck.default_root()),
+                        help="folder of runs (default: checkpoints/, or $PODIUM_CHECKPOINTS)")
     common.add_argument("--data-dir", default=str(DATA_DIR), help="folder of .txt speakers (default: data/)")
     common.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, mps")
     sub = p.add_subparsers(dest="command", required=True)

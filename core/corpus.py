@@ -3,6 +3,7 @@ in data/ (one speaker per file, named by its stem). Cleaning, per-speaker statis
 lecture's 90/10 train/val split."""
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from collections import Counter
@@ -148,6 +149,9 @@ def load_speaker(name: str, clean: bool = True, data_dir: Path = DATA_DIR) -> Sp
 def _unknown_message(name: str, data_dir: Path) -> str:
     names = list_speakers(data_dir)
     close = [n for n in names if name.lower() in n.lower() or n.lower() in name.lower()]
+    if not close:  # a misspelling ("Barak Obama") or a shortened name ("George Bush")
+        lowered = {n.lower(): n for n in names}
+        close = [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)]
     hint = f" Did you mean {', '.join(repr(c) for c in close[:3])}?" if close else ""
     return (f"unknown speaker {name!r}.{hint} Run `python -m core speakers` for the list, "
             f"or put a UTF-8 .txt file in {data_dir}.")

@@ -79,3 +79,23 @@ def count_bigram_loss(train_ids: torch.Tensor, val_ids: torch.Tensor, vocab_size
     probs = (bigram_counts(train_ids, vocab_size).double() + alpha)
     probs = probs / probs.sum(1, keepdim=True)
     return -probs[val_ids[:-1], val_ids[1:]].log().mean().item()
+
+
+def count_bigram_probs(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """(V, V) the count-based bigram: row i is how often each character follows i, normalised to
+    sum to 1; rows of characters that never occur in ids (so have no successor) are NaN."""
+    counts = bigram_counts(ids, vocab_size).double()
+    totals = counts.sum(1, keepdim=True)                       # (V, 1)
+    return torch.where(totals > 0, counts / totals.clamp_min(1.0), torch.full_like(counts, float("nan")))
+
+
+@torch.no_grad()
+def next_char_probs(model, tokenizer: CharTokenizer, context: str) -> torch.Tensor:
+    """(V,) the model's distribution of the character after context (its last block_size characters)."""
+    if not context:
+        raise ValueError("type at least one character of context")
+    ids = tokenizer.encode_tensor(context)[-model.config.block_size:]
+    device = next(model.parameters()).device
+    model.eval()
+    logits, _ = model(ids.unsqueeze(0).to(device))             # (1, T, V)
+    return F.softmax(logits[0, -1].float(), dim=-1).cpu()

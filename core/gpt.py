@@ -24,7 +24,7 @@ class KVCache:
 
     @property
     def length(self) -> int:
-        return self.layers[0][0].size(2) if self.layers else 0
+        return self.layers[0][0].size(2) if self.layers and self.layers[0] else 0  # [] until the first forward
 
 
 @dataclass

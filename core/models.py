@@ -1,6 +1,7 @@
 """Build a model from its config; the one place that maps model_type to a class."""
 from __future__ import annotations
 
+import torch
 import torch.nn as nn
 
 from core.bigram import BigramLM
@@ -8,5 +9,12 @@ from core.config import ModelConfig
 from core.gpt import GPT
 
 
-def build_model(config: ModelConfig) -> nn.Module:
-    return BigramLM(config) if config.model_type == "bigram" else GPT(config)
+def build_model(config: ModelConfig, seed: int | None = None) -> nn.Module:
+    """The model for config; with a seed, its initial weights depend on that seed alone
+    (drawn under fork_rng, so the process-wide RNG is left as it was)."""
+    cls = BigramLM if config.model_type == "bigram" else GPT
+    if seed is None:
+        return cls(config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return cls(config)

@@ -44,7 +44,7 @@ class _Context:
         if not self.use_cache:
             logits, _ = self.model(idx[:, -self.block_size:])
             return logits[:, -1, :]
-        if T > self.block_size or self.cache.length >= T:  # cropped window or a restart: rebuild
+        if self.block_size < T or self.cache.length >= T:  # cropped window or a restart: rebuild
             self.cache = KVCache()
         new = idx[:, max(self.cache.length, T - self.block_size):]
         logits, _ = self.model(new, cache=self.cache)

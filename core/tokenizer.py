@@ -3,9 +3,31 @@ can score any speaker's text."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 
 import torch
+
+_VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}
+
+
+def visible(text: str) -> str:
+    """Text for display with its blanks made visible: space '␣', newline '↵', tab '⇥'."""
+    return "".join(_VISIBLE.get(c, c) for c in text)
+
+
+def parse_ids(text: str) -> list[int]:
+    """Token ids as a person types them: "18, 47 56" or "[18, 47, 56]"; a clear ValueError otherwise."""
+    ids = []
+    for part in re.split(r"[\s,\[\]]+", text):
+        if not part:
+            continue
+        try:
+            ids.append(int(part))
+        except ValueError:
+            raise ValueError(f"{part!r} is not a token id: type whole numbers separated by commas or spaces, "
+                             "e.g. 18, 47, 56") from None
+    return ids
 
 
 class UnknownCharError(ValueError):

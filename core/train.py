@@ -145,7 +145,7 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
     device = pick_device(cfg.device)
     dtype = resolve_dtype(device, cfg.dtype)
     enable_fast_math(device)
-    model = build_model(model_cfg).to(device)
+    model = build_model(model_cfg, seed=cfg.seed).to(device)  # initial weights follow the run's seed
     optimizer = make_optimizer(model, cfg, device)
     gen = torch.Generator().manual_seed(cfg.seed)
     run_dir = Path(run_dir) if run_dir is not None else None

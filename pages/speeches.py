@@ -1,0 +1,100 @@
+"""Step 1 of the lecture: read the data. Each chosen speaker's speeches side by side, and the 90/10
+train/val split drawn to scale."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.tokenizer import visible
+from ui import state
+
+state.require_frame()
+
+PER_ROW = 4             # speaker columns per row
+EXCERPT_CHARS = 600
+TOP_CHARS = 30          # characters in the frequency chart
+TRAIN_COLOUR, VAL_COLOUR = "#4c78a8", "#f58518"
+
+st.title("1. Speeches")
+st.markdown(
+    "The lecture starts by **reading the data**: Karpathy downloads *tiny Shakespeare* (about 1.1 million "
+    "characters), prints its length, looks at the first thousand characters and lists the characters that occur. "
+    "Here the text is the **State of the Union addresses** of the speakers chosen in the sidebar. Everything the "
+    "model will ever know comes from these characters; the last step here is the split: the first 90% of each "
+    "speaker's text trains the model, the last 10% checks whether it generalises.")
+if state.cleaning():
+    st.caption("Stage notes such as [Applause] are dropped (toggle in the sidebar).")
+
+speakers = []
+with state.friendly_errors():
+    speakers = [state.speaker(name, state.cleaning()) for name in state.chosen_speakers()]
+if not speakers:
+    st.stop()
+
+
+def speaker_column(sp) -> None:
+    stats = sp.stats()
+    st.subheader(sp.name)
+    if sp.years:
+        years = ", ".join(str(y) for y in dict.fromkeys(sp.years))
+        st.caption(f"{stats['speeches']} speech{'es' if stats['speeches'] != 1 else ''}: {years}")
+    else:
+        st.caption(f"from {sp.source}")
+    with st.container(horizontal=True):
+        st.metric("Characters", f"{stats['characters']:,}", width="content")
+        st.metric("Words", f"{stats['words']:,}", width="content")
+        st.metric("Vocabulary", stats["vocabulary"], width="content",
+                  help="Distinct characters in this speaker's text")
+
+    st.markdown("**Most frequent words**")
+    words = pd.DataFrame(sp.top_words(10), columns=["word", "count"])
+    st.dataframe(words, hide_index=True, height=min(388, 38 + 35 * len(words)))
+
+    counts = sp.char_counts().most_common()
+    total = stats["characters"]
+    top = counts[:TOP_CHARS]
+    fig = go.Figure(go.Bar(
+        x=[visible(c) for c, _ in top], y=[100 * n / total for _, n in top],
+        customdata=[n for _, n in top], marker_color=TRAIN_COLOUR,
+        hovertemplate="%{x}: %{customdata:,} times (%{y:.2f}%)<extra></extra>"))
+    fig.update_xaxes(type="category", dtick=1, tickangle=0, tickfont={"family": "monospace", "size": 11})
+    fig.update_layout(title={"text": f"The {len(top)} most frequent characters", "font": {"size": 14}},
+                      yaxis_title="% of characters", height=280, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    st.plotly_chart(fig, key=f"speeches_chars_{sp.name}")
+    rare = counts[-5:][::-1] if len(counts) > TOP_CHARS else []
+    if rare:
+        st.caption(f"{len(counts) - TOP_CHARS} more characters are rarer; the rarest: "
+                   + ", ".join(f"`{visible(c)}` ({n})" for c, n in rare))
+
+    latest = sp.speeches[-1]
+    label = f"the {latest.year} address" if latest.year else latest.title
+    st.markdown(f"**The first {EXCERPT_CHARS} characters of {label}**")
+    with st.container(height=220, border=True):
+        st.text(latest.text[:EXCERPT_CHARS] + ("…" if len(latest.text) > EXCERPT_CHARS else ""))
+
+
+for start in range(0, len(speakers), PER_ROW):
+    row = speakers[start:start + PER_ROW]
+    cols = st.columns(min(len(speakers), PER_ROW), gap="medium")
+    for col, sp in zip(cols[:len(row)], row, strict=True):
+        with col:
+            speaker_column(sp)
+
+st.header("The train/val split, to scale")
+st.markdown(
+    "`n = int(0.9 * len(data))`: the first 90% of each speaker's characters train the model, the last 10% are "
+    "held out. Since the speeches are in date order, validation is the end of the **latest** speech: the model "
+    "is checked on text written after everything it trained on.")
+splits = [(sp.name, *map(len, sp.split())) for sp in speakers]
+names = [name for name, _, _ in splits][::-1]      # first speaker on top
+fig = go.Figure()
+for i, (part, colour) in enumerate([("train", TRAIN_COLOUR), ("val", VAL_COLOUR)]):
+    n = [s[1 + i] for s in splits][::-1]
+    fig.add_trace(go.Bar(y=names, x=n, name=part, orientation="h", marker_color=colour,
+                         text=[f"{v:,} {part}" for v in n], textposition="inside", insidetextanchor="middle",
+                         hovertemplate="%{y}<br>%{x:,} characters " + part + "<extra></extra>"))
+fig.update_layout(barmode="stack", height=110 + 45 * len(splits), xaxis_title="characters",
+                  margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                  legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "traceorder": "normal"})
+st.plotly_chart(fig, key="speeches_split")

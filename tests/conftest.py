@@ -1,0 +1,78 @@
+"""Shared test set-up: quiet Streamlit logging, Playwright pointed at Debian's chromium, and a
+live Streamlit server for the browser tests."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests need Debian's chromium: skip them without it, except under CI=true."""
+    if Path(CHROMIUM).exists():
+        return
+    if os.environ.get("CI") == "true":
+        raise pytest.UsageError("CI=true but chromium is missing: install it with "
+                                "`apt-get update && apt-get install -y chromium` (make test does this as root)")
+    skip = pytest.mark.skip(reason="chromium not found: `sudo apt-get install chromium` to run the browser tests")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": BROWSER_ARGS}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(tmp_root: Path, extra_env: dict | None = None):
+    """Start `streamlit run app.py` on a free port with its own checkpoints folder."""
+    port = _free_port()
+    env = {**os.environ, "PODIUM_CHECKPOINTS": str(tmp_root), **(extra_env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return proc, url
+        except OSError:
+            time.sleep(0.3)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+    raise RuntimeError(f"streamlit did not start:\n{out[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    proc, url = start_server(tmp_path_factory.mktemp("server-checkpoints"))
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -1,0 +1,92 @@
+"""Real browser: Playwright driving Debian's chromium against a live `streamlit run app.py`."""
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, start_server
+
+pytestmark = pytest.mark.browser
+RESULTS = ROOT / "test-results"
+PAGES = ["", "speeches", "tokens", "batches", "bigram", "trick", "attention"]
+SOFTMAX_T = """() => {
+  for (const el of document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')) {
+    const t = (el.layout && el.layout.title && el.layout.title.text) || '';
+    if (t.includes('softmax: each row') && el.data && el.data[0] && el.data[0].y) return el.data[0].y.length;
+  }
+  return -1;
+}"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A server whose checkpoints folder holds one small trained GPT (trained here, for real)."""
+    root = tmp_path_factory.mktemp("browser-runs")
+    subprocess.run(
+        [sys.executable, "-m", "core", "train", "--speaker", "Barack Obama", "--preset", "tiny", "--max-iters", "60",
+         "--n-layer", "2", "--eval-interval", "60", "--eval-iters", "5", "--out", str(root),
+         "--name", "obama-small", "--json"],
+        cwd=ROOT, check=True, capture_output=True)
+    proc, url = start_server(root)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def wait_idle(page, timeout=60_000):
+    """Wait until Streamlit has finished running the script."""
+    page.wait_for_selector("[data-testid=stApp]", timeout=timeout)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stStatusWidget]') "
+        "|| !document.querySelector('[data-testid=stStatusWidget]').innerText.includes('Running')",
+        timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_renders_without_exception(page, server, path):
+    RESULTS.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{server}/{path}")
+    wait_idle(page)
+    page.wait_for_selector("h1", timeout=60_000)
+    if path == "attention":
+        page.wait_for_function(f"() => ({SOFTMAX_T})() > 0", timeout=60_000)
+    errors = page.locator("[data-testid=stException]")
+    assert errors.count() == 0, errors.first.inner_text()
+    page.screenshot(path=str(RESULTS / f"page-{path or 'home'}.png"), full_page=True)
+
+
+def test_attention_slider_redraws_heatmap_and_latency(page, server):
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{server}/attention")
+    wait_idle(page)
+    page.wait_for_function(f"() => ({SOFTMAX_T})() > 0", timeout=60_000)
+    slider = page.get_by_role("slider", name="Context length T (characters fed to the model)")
+    start = int(slider.input_value())
+    assert page.evaluate(SOFTMAX_T) == start
+    slider.focus()
+    latencies = []
+    for i in range(12):
+        key = "ArrowLeft" if i % 2 else "ArrowRight"  # alternate so T stays near its start
+        want = start + 1 if key == "ArrowRight" else start
+        t0 = time.perf_counter()
+        page.keyboard.press(key)
+        page.wait_for_function(f"() => ({SOFTMAX_T})() === {want}", timeout=30_000, polling="raf")
+        latencies.append((time.perf_counter() - t0) * 1000)
+        page.wait_for_timeout(150)
+    page.keyboard.press("End")  # past block_size: the view is cropped to block_size
+    page.wait_for_function(f"() => ({SOFTMAX_T})() === 64", timeout=30_000)
+    assert "cropped" in page.locator("[data-testid=stAlert]").first.inner_text()
+    median = statistics.median(latencies)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "attention-latency.json").write_text(json.dumps(
+        {"median_ms": median, "samples_ms": latencies, "T": start}, indent=1))
+    print(f"\nattention slider -> heatmap: median {median:.0f} ms over {len(latencies)} changes "
+          f"(min {min(latencies):.0f}, max {max(latencies):.0f})")
+    assert Path(RESULTS / "attention-latency.json").exists()
