@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -71,6 +72,8 @@ class ProgressBar:
 
 def cmd_train(args) -> None:
     stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # stop cleanly: finish the step, save latest.pt
+        signal.signal(sig, lambda *_: stop.set())
     root = Path(args.out)
     if args.resume:
         run_dir = ck.resolve_run(args.resume, root)

@@ -20,8 +20,13 @@ MAX_TEXT_BYTES = 20 * 1024 * 1024  # a .txt speaker larger than this is refused
 # spoken words ("[the States]") and old dates ("[1815-03-03]") are kept.
 _STAGE_NOTE = re.compile(
     r"\[(?:[^\]\[]{0,80}?(?:applau|laugh|app note|inaudible|audience|at this point|"
-    r"cheers|booing|boos|chant|disruption|interruption)[^\]\[]{0,80}?)\]",
+    r"cheers|booing|boos|chant|disruption|interruption|before speaking|delivered in person|"
+    r"moment of silence|read before a joint session|recorded on film)[^\]\[]{0,200}?)\]",
     re.IGNORECASE)
+# Transcript speaker labels: "The President." opens the President's paragraphs; interjections
+# by others ("Audience members. Booo!", "Representative X. Liar!") are not the speaker's words.
+_PRESIDENT_LABEL = re.compile(r"(?m)^The President\. ")
+_INTERJECTION = re.compile(r"(?m)^(?:Audience members?|(?:Representative|Senator|Rep\.) [A-Z][\w.' -]{0,40}?)\. .*$")
 _SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+([.,;:!?])")
 _MULTI_SPACE = re.compile(r"[ \t]{2,}")
 
@@ -78,9 +83,11 @@ class Speaker:
 
 
 def clean_text(text: str) -> str:
-    """Drop bracketed stage notes and normalise line endings and the spaces they leave."""
+    """Drop bracketed stage notes, transcript speaker labels and others' interjections; normalise
+    line endings and the spaces they leave."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _STAGE_NOTE.sub("", text)
+    text = _INTERJECTION.sub("", _PRESIDENT_LABEL.sub("", text))
     text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
     text = _MULTI_SPACE.sub(" ", text)
     text = "\n".join(line.strip() for line in text.split("\n"))

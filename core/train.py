@@ -252,10 +252,20 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
         run.emit(EndEvent(step, status, None if best_step is None else best_val, time.perf_counter() - t0, message))
         raise
     elapsed = time.perf_counter() - t0
+    if run_dir is not None and best_step is not None:
+        run.meta["val_loss_full"] = _full_val_losses(run_dir, data, device)
     run.save_meta(status=status, message=message, pid=None, tokens_per_s=last.get("tokens_per_s"))
     run.emit(EndEvent(step, status, None if best_step is None else best_val, elapsed, message))
     return TrainResult(run_dir, status, step, None if best_step is None else best_val, best_step,
                        last.get("train_loss"), last.get("val_loss"), last.get("tokens_per_s"), elapsed, history)
+
+
+def _full_val_losses(run_dir: Path, data: TrainingData, device: torch.device) -> dict[str, float]:
+    """The best weights' loss on each training speaker's whole val split (deterministic)."""
+    from core.evaluate import sequence_loss
+
+    best = ck.build_from(ck.read_checkpoint(run_dir / ck.BEST), device)
+    return {s.speaker.name: sequence_loss(best, s.val) for s in data.speakers}
 
 
 def _pid() -> int:
