@@ -7,6 +7,7 @@ DEV_STAMP := $(VENV)/.dev-installed
 PORT ?= 8501
 
 .PHONY: run test lint unit browser-deps bench checkpoints clean
+SHIPPED := "Barack Obama" "Donald J. Trump" "Joseph R. Biden Jr."
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +46,15 @@ lint: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(PY) -m bench
+
+## make checkpoints: retrain the shipped tiny GPTs (one per default speaker) with the CLI
+checkpoints: $(APP_STAMP)
+	@for s in $(SHIPPED); do \
+	  name=$$(echo "$$s" | tr 'A-Z' 'a-z' | sed -E 's/[^a-z0-9]+/-/g; s/^-|-$$//g')-gpt-tiny; \
+	  rm -rf "checkpoints/$$name"; \
+	  $(PY) -m core train --speaker "$$s" --model gpt --preset tiny --name "$$name" --out checkpoints || exit 1; \
+	  rm -f "checkpoints/$$name/latest.pt"; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

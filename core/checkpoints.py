@@ -60,6 +60,7 @@ def _atomic_write(path: Path, write) -> None:
     """Write via a temp file in the same folder, fsync, then rename over path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o644)  # mkstemp makes 0600; a checkpoint is an ordinary readable file
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

@@ -1,0 +1,40 @@
+"""The trained defaults in checkpoints/: small, loadable, sharing one vocabulary, and scoring
+their speaker's val text exactly as their metadata says."""
+import json
+import math
+
+import pytest
+import torch
+
+from core.checkpoints import CHECKPOINTS_DIR, load_model
+from core.corpus import DEFAULT_SPEAKERS, load_speaker
+from core.evaluate import sequence_loss
+
+SHIPPED = {s: CHECKPOINTS_DIR / f"{'-'.join(s.lower().replace('.', '').split())}-gpt-tiny" for s in DEFAULT_SPEAKERS}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("speaker", DEFAULT_SPEAKERS)
+def test_shipped_model_matches_its_metadata(speaker):
+    run = SHIPPED[speaker]
+    assert (run / "model.pt").stat().st_size <= 4 * 1024 * 1024
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["speakers"] == [speaker] and meta["status"] == "finished"
+    assert meta["model"]["model_type"] == "gpt" and meta["model"]["n_layer"] == 4
+    loaded = load_model(run)
+    _, val = load_speaker(speaker, meta["clean"]).split()
+    loss = sequence_loss(loaded.model, loaded.tokenizer.encode_tensor(val))
+    assert math.isclose(loss, meta["val_loss_full"][speaker], abs_tol=2e-3)
+    assert loss < math.log(loaded.tokenizer.vocab_size) / 2  # far from uniform guessing
+
+
+def test_shipped_models_share_one_vocabulary():
+    vocabs = {json.loads((run / "meta.json").read_text())["vocab"] for run in SHIPPED.values()}
+    assert len(vocabs) == 1
