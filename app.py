@@ -13,6 +13,9 @@ PAGES = [
     st.Page("pages/bigram.py", title="4. Bigram", icon=":material/table:"),
     st.Page("pages/trick.py", title="5. The trick", icon=":material/functions:"),
     st.Page("pages/attention.py", title="6. Attention", icon=":material/visibility:"),
+    st.Page("pages/train.py", title="7. Train", icon=":material/model_training:"),
+    st.Page("pages/generate.py", title="8. Generate", icon=":material/edit_note:"),
+    st.Page("pages/compare.py", title="9. Compare", icon=":material/compare_arrows:"),
 ]
 
 state.configure_torch()

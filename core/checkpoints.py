@@ -30,6 +30,7 @@ FORMAT = "podium-checkpoint"
 VERSION = 1
 CHECKPOINTS_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 BEST, LATEST, META, METRICS = "model.pt", "latest.pt", "meta.json", "metrics.jsonl"
+STOP = "stop.request"  # present in a run folder: its trainer stops at the next step
 
 
 def default_root() -> Path:

@@ -8,7 +8,6 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -75,12 +74,17 @@ def cmd_train(args) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):  # stop cleanly: finish the step, save latest.pt
         signal.signal(sig, lambda *_: stop.set())
     root = Path(args.out)
+    run_name = args.resume or args.name
+
+    def stop_file(event) -> None:  # a stop asked for before this process could take signals
+        if run_name and (root / run_name / ck.STOP).exists():
+            stop.set()
     if args.resume:
         run_dir = ck.resolve_run(args.resume, root)
         meta = ck.read_json(run_dir / ck.META)
         total = args.max_iters or meta["train"]["max_iters"]
         bar = ProgressBar(total, meta.get("step", 0))
-        result = resume(run_dir, max_iters=args.max_iters, callbacks=[bar] if not args.json else [],
+        result = resume(run_dir, max_iters=args.max_iters, callbacks=[stop_file] + ([] if args.json else [bar]),
                         stop=stop, device=args.device)
     else:
         speakers = args.speaker or ["Barack Obama"]
@@ -96,8 +100,6 @@ def cmd_train(args) -> None:
             n_head=args.n_head, n_embd=args.n_embd, dropout=args.dropout,
             eval_interval=args.eval_interval, eval_iters=args.eval_iters, seed=args.seed,
             device=args.device, dtype=args.dtype, compile=args.compile or None)
-        if train_cfg.warmup_iters >= train_cfg.max_iters:
-            train_cfg = replace(train_cfg, warmup_iters=train_cfg.max_iters // 10)
         name = ck.validate_run_name(args.name or ck.slug(f"{'-'.join(speakers)}-{args.model}-{preset_name}"))
         device = pick_device(train_cfg.device)
         info = describe(device, resolve_dtype(device, train_cfg.dtype))
@@ -106,8 +108,9 @@ def cmd_train(args) -> None:
                   f"({info.threads} threads, {info.dtype}), vocab {data.tokenizer.vocab_size}, "
                   f"{len(data.train):,} train / {len(data.val):,} val chars", file=sys.stderr)
         bar = ProgressBar(train_cfg.max_iters)
-        result = train(data, model_cfg, train_cfg, root / name, callbacks=[] if args.json else [bar],
+        result = train(data, model_cfg, train_cfg, root / name, callbacks=[stop_file] + ([] if args.json else [bar]),
                        stop=stop, name=name)
+    (result.run_dir / ck.STOP).unlink(missing_ok=True)  # the request, if any, has been served
     summary = {"run": result.run_dir.name, "path": str(result.run_dir), "status": result.status,
                "step": result.step, "best_val_loss": result.best_val_loss, "best_step": result.best_step,
                "train_loss": result.train_loss, "val_loss": result.val_loss,

@@ -161,4 +161,7 @@ def preset(name: str, vocab_size: int, **overrides) -> tuple[ModelConfig, TrainC
         raise ConfigError(f"unknown settings: {sorted(unknown)}")
     m = {k: v for k, v in overrides.items() if k in model_fields and v is not None}
     t = {k: v for k, v in overrides.items() if k in train_fields and v is not None}
-    return replace(p.model, vocab_size=vocab_size, **m), replace(p.train, **t)
+    train = replace(p.train, **t)
+    if train.warmup_iters >= train.max_iters and "warmup_iters" not in t:  # a short run: warm up a tenth
+        train = replace(train, warmup_iters=train.max_iters // 10)
+    return replace(p.model, vocab_size=vocab_size, **m), train

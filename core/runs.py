@@ -94,12 +94,6 @@ class RunStatus:
     def active(self) -> bool:
         return self.status in ("queued", "running")
 
-    @property
-    def eta_s(self) -> float | None:
-        if not self.active or not self.elapsed or not self.step:
-            return None
-        return self.elapsed / max(1, self.step) * max(0, self.max_iters - self.step)
-
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("meta")
@@ -171,8 +165,11 @@ def list_runs(root: Path) -> list[RunStatus]:
 
 def _spawn(argv: list[str], run_dir: Path) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
+    active = sum(r.active for r in list_runs(run_dir.parent) if r.path != run_dir)
+    threads = max(1, (os.cpu_count() or 1) // (active + 1))  # runs side by side share the cores
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     with open(run_dir / LOG, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "core", *argv], cwd=ROOT_DIR, stdout=log,
+        proc = subprocess.Popen([sys.executable, "-m", "core", *argv], cwd=ROOT_DIR, stdout=log, env=env,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     return proc.pid
 
@@ -239,8 +236,10 @@ def stop(run_dir: Path) -> RunStatus:
     """Ask a run to stop: it finishes its step, saves latest.pt and marks itself stopped."""
     st = status(run_dir)
     if st.pid:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(st.pid, signal.SIGTERM)
+        (Path(run_dir) / ck.STOP).touch()  # seen even by a trainer still starting up
+        if (Path(run_dir) / ck.META).exists():  # it has taken over SIGTERM: stop now
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(st.pid, signal.SIGTERM)
     return st
 
 
@@ -254,6 +253,7 @@ def resume(run_dir: Path, max_iters: int | None = None) -> RunStatus:
         raise ck.CheckpointError(f"{run_dir.name} has no checkpoint to resume from")
     if max_iters is None and st.step >= st.max_iters:
         raise ConfigError(f"{run_dir.name} already reached its {st.max_iters} steps: give more iterations")
+    (run_dir / ck.STOP).unlink(missing_ok=True)
     argv = ["train", "--out", str(run_dir.parent), "--resume", run_dir.name, "--json"]
     if max_iters:
         argv += ["--max-iters", str(max_iters)]

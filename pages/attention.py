@@ -10,44 +10,16 @@ state.require_frame()
 
 UNTRAINED = "untrained (random weights)"
 
-st.title("6. Self-attention, head by head")
-st.markdown(
-    "Each character emits a **query** (what am I looking for?) and a **key** (what do I contain?). "
-    "Their dot products are the affinities; scaled by 1/sqrt(head_size), masked so no character sees "
-    "the future, and normalised with a softmax, they become the weights with which each position "
-    "averages the others' **values**.")
 
-runs = state.runs("gpt")
-options = {f"{r.name} · {', '.join(r.meta.get('speakers', []))}": r for r in runs}
-c1, c2 = st.columns([3, 2])
-choice = c1.selectbox("Model", [*options, UNTRAINED], key="attention_model",
-                      help="A trained speaker's GPT, or the same architecture with random weights")
-mode = c2.segmented_control("Mask", ["decoder (causal)", "encoder (no mask)"], default="decoder (causal)",
-                            key="attention_mode", help="The encoder view removes the mask on the same trained head")
-causal = mode != "encoder (no mask)"
-if not runs:
-    st.info("No trained GPT yet, so only the untrained model is offered. Train one with "
-            "`python -m core train --speaker \"Barack Obama\" --preset tiny`.")
+@st.fragment
+def explore(loaded, text: str, causal: bool) -> None:
+    """Everything that depends on T, the layer and the head."""
+    with state.friendly_errors():
+        _explore(loaded, text, causal)
 
-with state.friendly_errors():
-    run = options.get(choice)
-    loaded = state.load_run(run) if run else state.untrained("".join(state.data().tokenizer.chars))
+
+def _explore(loaded, text: str, causal: bool) -> None:
     cfg = loaded.config
-    speaker_name = (loaded.meta.get("speakers") or state.chosen_speakers())[0]
-    _, val_text = state.speaker(speaker_name, loaded.meta.get("clean", True)).split()
-    excerpt = val_text[val_text.find(" ") + 1:][:400]  # from the first whole word
-    text = st.text_area("Input text", value=excerpt, key=f"attention_text_{choice}", height=100,
-                        help=f"Default: the start of {speaker_name}'s validation text, "
-                             "which the model never trained on")
-    unknown = loaded.tokenizer.unknown(text)
-    if unknown:
-        st.error("These characters are not in the model's vocabulary: "
-                 + ", ".join(f"{c!r}" for c in unknown) + ". Remove them to continue.")
-        st.stop()
-    if not text:
-        st.warning("The text is empty: type or paste some text to see attention.")
-        st.stop()
-
     limit = min(len(text), 2 * cfg.block_size)
     T = st.slider("Context length T (characters fed to the model)", 1, max(2, limit),
                   min(32, cfg.block_size, limit), key="attention_T",
@@ -71,29 +43,76 @@ with state.friendly_errors():
     m3.metric("scale 1/sqrt(head_size)", f"{view.scale:.4f}")
     m4.metric("parameters", f"{view.n_params:,}")
 
-    title = f"layer {layer + 1}, head {head + 1}"
-    a, b = st.columns(2)
-    a.plotly_chart(charts.heatmap(view.scores[layer, head], labels, labels, f"q @ k^T ({title})",
-                                  colorscale=charts.DIVERGING, zmid=0, colorbar_title="affinity"), key="att_scores")
-    b.plotly_chart(charts.heatmap(view.scaled[layer, head], labels, labels,
-                                  f"scaled: q @ k^T x {view.scale:.4f} ({title})",
-                                  colorscale=charts.DIVERGING, zmid=0, colorbar_title="affinity"), key="att_scaled")
-    a, b = st.columns(2)
-    a.plotly_chart(charts.heatmap(view.masked[layer, head], labels, labels,
-                                  "masked: future = -inf (grey)" if causal else "encoder: nothing masked",
-                                  colorscale=charts.DIVERGING, zmid=0, colorbar_title="affinity"), key="att_masked")
-    b.plotly_chart(charts.heatmap(view.weights[layer, head], labels, labels,
-                                  "softmax: each row sums to 1", zmin=0.0, zmax=1.0,
-                                  colorbar_title="weight [0, 1]", hover_name="weight"), key="att_weights")
-    st.plotly_chart(charts.heatmap(view.out[layer, head].T, labels, [f"ch {i}" for i in range(view.head_size)],
-                                   f"output = softmax @ v ({title}): head_size x T", colorscale=charts.DIVERGING,
-                                   zmid=0, x_title="position", y_title="channel", height=320), key="att_out")
+    which = f"layer {layer + 1}, head {head + 1}"
+    div = {"colorscale": charts.DIVERGING, "zmid": 0.0, "colorbar": "affinity"}
+    stages = [
+        {"z": view.scores[layer, head], "name": "1. q @ k^T", **div},
+        {"z": view.scaled[layer, head], **div,
+         "name": f"2. scaled: q @ k^T x {view.scale:.4f} = q @ k^T / sqrt({view.head_size})"},
+        {"z": view.masked[layer, head], **div,
+         "name": "3. masked: the future is -inf (grey)" if causal else "3. encoder: nothing is masked"},
+        {"z": view.weights[layer, head], "name": "4. softmax: each row sums to 1", "zmin": 0.0, "zmax": 1.0,
+         "colorbar": "weight [0, 1]", "hover": "query %{y}<br>key %{x}<br>weight %{z:.4f}"},
+    ]
+    for spec in stages:
+        spec.update(x=labels, y=labels)
+    stages.append({"z": view.out[layer, head].T, "x": labels, "y": [f"channel {i}" for i in range(view.head_size)],
+                   "name": f"5. output = softmax @ v: ({view.head_size} channels x T)", "span": 2, **div,
+                   "colorbar": "value", "hover": "position %{x}<br>%{y}<br>value %{z:.4f}"})
+    st.plotly_chart(charts.panels(stages, 2, row_height=min(420, 160 + 6 * view.T),
+                                  title=f"Attention stages, {which}: query = row (attending), key = column"),
+                    key="att_stages")
     st.caption(f"Next-character guesses after ...{view.text[-20:]!r}: "
                + ", ".join(f"{c!r} {p:.2f}" for c, p in view.next_chars))
 
     st.subheader("Every layer and head")
     st.plotly_chart(charts.matrix_grid(view.weights.reshape(L * H, view.T, view.T),
-                                       [f"L{i // H + 1} H{i % H + 1}" for i in range(L * H)], L, H,
+                                       [f"layer {i // H + 1} head {i % H + 1}" for i in range(L * H)], H,
                                        labels=labels), key="att_grid")
     with st.expander("Shapes at each stage"):
         st.dataframe(pd.DataFrame(view.shapes(), columns=["stage", "shape"]), hide_index=True, width="stretch")
+
+
+st.title("6. Self-attention, head by head")
+st.markdown(
+    "Each character emits a **query** (what am I looking for?) and a **key** (what do I contain?). "
+    "Their dot products are the affinities; scaled by 1/sqrt(head_size), masked so no character sees "
+    "the future, and normalised with a softmax, they become the weights with which each position "
+    "averages the others' **values**.")
+
+chosen = state.chosen_speakers()
+runs = sorted(state.runs("gpt"), key=lambda r: min((chosen.index(s) for s in r.meta.get("speakers", []) if s in chosen),
+                                                  default=len(chosen)))  # the first chosen speaker's model first
+options = {f"{r.name} · {', '.join(r.meta.get('speakers', []))}": r for r in runs}
+c1, c2 = st.columns([3, 2])
+choice = c1.selectbox("Model", [*options, UNTRAINED], key="attention_model",
+                      help="A trained speaker's GPT, or the same architecture with random weights")
+mode = c2.segmented_control("Mask", ["decoder (causal)", "encoder (no mask)"], default="decoder (causal)",
+                            key="attention_mode", help="The encoder view removes the mask on the same trained head")
+causal = mode != "encoder (no mask)"
+if not runs:
+    st.info("No trained GPT yet, so only the untrained model is offered. Train one with "
+            "`python -m core train --speaker \"Barack Obama\" --preset tiny`.")
+
+with state.friendly_errors():
+    run = options.get(choice)
+    loaded = state.load_run(run) if run else state.untrained("".join(state.data().tokenizer.chars))
+    cfg = loaded.config
+    speaker_name = (loaded.meta.get("speakers") or chosen)[0]
+    _, val_text = state.speaker(speaker_name, loaded.meta.get("clean", True)).split()
+    excerpt = val_text[val_text.find(" ") + 1:][:400]  # from the first whole word
+    text = st.text_area("Input text", value=excerpt, key=f"attention_text_{choice}", height=100,
+                        help=f"Default: the start of {speaker_name}'s validation text, "
+                             "which the model never trained on")
+    unknown = loaded.tokenizer.unknown(text)
+    if unknown:
+        st.error("These characters are not in the model's vocabulary: "
+                 + ", ".join(f"{c!r}" for c in unknown) + ". Remove them to continue.")
+        st.stop()
+    if not text:
+        st.warning("The text is empty: type or paste some text to see attention.")
+        st.stop()
+
+    explore(loaded, text, causal)  # the slider reruns only this fragment: no sidebar, no reload
+
+

@@ -43,13 +43,13 @@ def decode(value) -> np.ndarray:
 
 
 def heatmaps(at: AppTest) -> list[tuple[str, np.ndarray]]:
-    """(figure title, z) for every heatmap trace on the page."""
+    """(trace name, or else figure title; z) for every heatmap trace on the page."""
     out = []
     for fig in figures(at):
         title = (fig.get("layout", {}).get("title") or {}).get("text", "")
         for trace in fig.get("data", []):
             if trace.get("type") == "heatmap":
-                out.append((title, decode(trace["z"])))
+                out.append((trace.get("name") or title, decode(trace["z"])))
     return out
 
 

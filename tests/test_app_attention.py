@@ -1,4 +1,6 @@
 """AppTest: the Attention page follows its widgets and never shows a traceback."""
+import re
+
 import numpy as np
 import pytest
 from apptest_helpers import heatmaps, open_page, page_text
@@ -26,7 +28,8 @@ def page(runs_root, monkeypatch):
 
 
 def maps(at):
-    return {title.split(":")[0].split(" (")[0]: z for title, z in heatmaps(at)}
+    """Stage maps by name ("q @ k^T", "scaled", "masked", "softmax", ...) and grid maps ("layer 1 head 2")."""
+    return {re.sub(r"^\d\. ", "", name).split(":")[0].split(" (")[0]: z for name, z in heatmaps(at)}
 
 
 def test_trained_model_is_default_and_heatmap_follows_slider(page):
@@ -65,8 +68,8 @@ def test_layer_and_head_change_the_map(page):
     page.selectbox(key="attention_layer").set_value(1).run()
     page.selectbox(key="attention_head").set_value(1).run()
     assert not np.allclose(first, maps(page)["q @ k^T"])
-    grid = [z for title, z in heatmaps(page) if title == ""]
-    assert len(grid) == 2 * 2  # every layer x head
+    grid = [name for name in maps(page) if name.startswith("layer ")]
+    assert sorted(grid) == ["layer 1 head 1", "layer 1 head 2", "layer 2 head 1", "layer 2 head 2"]
 
 
 def test_bad_text_gives_messages_not_tracebacks(page):

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,11 +12,12 @@ from conftest import ROOT, start_server
 
 pytestmark = pytest.mark.browser
 RESULTS = ROOT / "test-results"
-PAGES = ["", "speeches", "tokens", "batches", "bigram", "trick", "attention"]
+PAGES = ["", "speeches", "tokens", "batches", "bigram", "trick", "attention", "train", "generate", "compare"]
 SOFTMAX_T = """() => {
   for (const el of document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')) {
-    const t = (el.layout && el.layout.title && el.layout.title.text) || '';
-    if (t.includes('softmax: each row') && el.data && el.data[0] && el.data[0].y) return el.data[0].y.length;
+    for (const tr of (el.data || [])) {
+      if ((tr.name || '').includes('softmax: each row') && tr.y) return tr.y.length;
+    }
   }
   return -1;
 }"""
@@ -25,13 +25,10 @@ SOFTMAX_T = """() => {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """A server whose checkpoints folder holds one small trained GPT (trained here, for real)."""
+    """A server on a copy of the shipped trained models (so nothing touches checkpoints/)."""
     root = tmp_path_factory.mktemp("browser-runs")
-    subprocess.run(
-        [sys.executable, "-m", "core", "train", "--speaker", "Barack Obama", "--preset", "tiny", "--max-iters", "60",
-         "--n-layer", "2", "--eval-interval", "60", "--eval-iters", "5", "--out", str(root),
-         "--name", "obama-small", "--json"],
-        cwd=ROOT, check=True, capture_output=True)
+    for run in (ROOT / "checkpoints").glob("*-gpt-tiny"):
+        shutil.copytree(run, root / run.name)
     proc, url = start_server(root)
     yield url
     proc.terminate()
@@ -41,10 +38,9 @@ def server(tmp_path_factory):
 def wait_idle(page, timeout=60_000):
     """Wait until Streamlit has finished running the script."""
     page.wait_for_selector("[data-testid=stApp]", timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]') "
-        "|| !document.querySelector('[data-testid=stStatusWidget]').innerText.includes('Running')",
-        timeout=timeout)
+    page.wait_for_function(  # while a script runs, the status widget offers "Stop" (1.67)
+        "() => { const w = document.querySelector('[data-testid=stStatusWidget]');"
+        " return !w || !/Running|Stop/.test(w.innerText); }", timeout=timeout)
     page.wait_for_timeout(300)
 
 

@@ -1,0 +1,147 @@
+"""AppTest: the Generate page writes one column per speaker's model, reproducibly from the seed,
+shows the distribution behind any generated character, and turns bad input into messages."""
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from apptest_helpers import figures, open_page, page_text
+from helpers import BIDEN, OBAMA, TRUMP, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
+
+from core import checkpoints as ck
+from core.config import preset
+from core.sampling import sample_text
+from core.train import train
+
+RESULT = "generate_result"
+NAMES = {OBAMA: "obama-tiny", TRUMP: "trump-tiny", BIDEN: "biden-tiny"}
+
+
+@pytest.fixture(scope="module")
+def runs_root(tmp_path_factory):
+    """A tiny GPT per default speaker (40 steps) and an Obama bigram, in a runs folder of their own."""
+    root = tmp_path_factory.mktemp("generate-runs")
+    for speaker, name in NAMES.items():
+        data = speaker_data(speaker)
+        train(data, tiny_gpt(data.tokenizer.vocab_size, n_layer=1), tiny_train(max_iters=40, eval_interval=40),
+              root / name, name=name)
+    data = speaker_data(OBAMA)
+    cfg, _ = preset("bigram", data.tokenizer.vocab_size)
+    train(data, cfg, tiny_train(max_iters=60, eval_interval=60, learning_rate=0.1, min_lr=0.01), root / "obama-bigram")
+    return root
+
+
+@pytest.fixture
+def gen(runs_root, monkeypatch):
+    monkeypatch.setenv("PODIUM_CHECKPOINTS", str(runs_root))
+    return open_page("generate")
+
+
+def shown_texts(at) -> list[str]:
+    """The generated text of each column as drawn on the page (prompt span removed, unescaped)."""
+    out = []
+    for el in at.get("html"):
+        m = re.match(r'<div style="white-space:pre-wrap.*?"><span style="color:#888">.*?</span>(.*)</div>$',
+                     el.proto.body, re.S)
+        if m:
+            out.append(html.unescape(m.group(1)))
+    return out
+
+
+def generate(at, **settings):
+    for key, value in settings.items():
+        widget = at.text_input(key=f"generate_{key}") if key == "prompt" else at.number_input(key=f"generate_{key}")
+        widget.set_value(value)
+    at.button(key="generate_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_each_speaker_column_gets_text_of_the_requested_length(gen, runs_root):
+    generate(gen, length=40, prompt="We the people", seed=3)
+    result = gen.session_state[RESULT]
+    assert list(result["texts"]) == [OBAMA, TRUMP, BIDEN]
+    assert all(len(t) == 40 for t in result["texts"].values())
+    assert shown_texts(gen) == list(result["texts"].values())
+    for speaker, text in result["texts"].items():  # exactly what the engine writes with that seed
+        loaded = ck.load_model(NAMES[speaker], root=runs_root)
+        assert text == sample_text(loaded.model, loaded.tokenizer, "We the people", 40, 1.0, None, seed=3)
+    assert page_text(gen).count("40 characters generated") == 3
+
+
+def test_same_seed_same_text_other_seed_other_text(gen):
+    generate(gen, length=30, seed=11)
+    first = dict(gen.session_state[RESULT]["texts"])
+    generate(gen, length=30, seed=11)
+    assert gen.session_state[RESULT]["texts"] == first
+    generate(gen, length=30, seed=12)
+    assert gen.session_state[RESULT]["texts"] != first
+
+
+def test_settings_wait_for_the_button(gen):
+    generate(gen, length=25)
+    gen.number_input(key="generate_length").set_value(35).run()
+    assert all(len(t) == 25 for t in gen.session_state[RESULT]["texts"].values())
+    assert "press **Generate**" in page_text(gen)
+
+
+def test_the_inspector_shows_the_distribution_each_character_was_drawn_from(gen):
+    generate(gen, length=30, seed=4, top_k=5)
+    gen.selectbox(key="generate_inspect").set_value(TRUMP).run()
+    text = gen.session_state[RESULT]["texts"][TRUMP]
+    gen.slider(key=f"generate_position_{TRUMP}_30").set_value(7).run()
+    fig = [f for f in figures(gen) if "most likely characters" in f["layout"]["title"]["text"]][0]
+    assert "position 7" in fig["layout"]["title"]["text"] and TRUMP in fig["layout"]["title"]["text"]
+    bars = fig["data"][0]
+    probs = list(bars["y"])
+    assert len(probs) == 5                                   # top-k = 5: nothing else can be drawn
+    assert sum(probs) == pytest.approx(1.0, abs=1e-4)
+    assert probs == sorted(probs, reverse=True)
+    drawn = [x for x, c in zip(bars["x"], bars["marker"]["color"]) if c == "#d62728"]
+    assert drawn == [{" ": "␣", "\n": "↵"}.get(text[6], text[6])]
+
+
+def test_bigram_column(gen):
+    gen.toggle(key="generate_bigram").set_value(True).run()
+    assert gen.selectbox(key="generate_bigram_speaker").value == OBAMA
+    generate(gen, length=20)
+    texts = gen.session_state[RESULT]["texts"]
+    assert list(texts) == [OBAMA, TRUMP, BIDEN, f"bigram · {OBAMA}"]
+    assert all(len(t) == 20 for t in texts.values())
+
+
+def test_empty_prompt_starts_from_a_newline(gen):
+    generate(gen, prompt="", length=15)
+    assert "starts from a newline" in page_text(gen)
+    assert all(len(t) == 15 for t in gen.session_state[RESULT]["texts"].values())
+
+
+def test_bad_input_is_a_message_not_a_traceback(gen):
+    gen.text_input(key="generate_prompt").set_value("A snowman ☃ says").run()
+    assert not gen.exception
+    assert "☃" in page_text(gen) and "vocabulary" in page_text(gen)
+    gen.text_input(key="generate_prompt").set_value("Fine").run()
+    generate(gen, temperature=0.0)
+    assert "temperature must be above 0" in page_text(gen)
+    generate(gen, temperature=1.0, top_k=1000)
+    assert "top-k must be between 1 and the vocabulary size" in page_text(gen)
+
+
+def test_a_speaker_without_a_model_says_so(runs_root, monkeypatch):
+    monkeypatch.setenv("PODIUM_CHECKPOINTS", str(runs_root))
+    at = open_page("generate")
+    at.session_state["podium_speakers"] = [OBAMA, "George Washington"]
+    at.run()
+    assert not at.exception
+    assert "No finished GPT trained on George Washington alone" in page_text(at)
+    generate(at, length=12)
+    assert list(at.session_state[RESULT]["texts"]) == [OBAMA]
+
+
+def test_no_model_at_all_is_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("PODIUM_CHECKPOINTS", str(tmp_path))
+    at = open_page("generate")
+    assert "No trained GPT for these speakers yet" in page_text(at)
+    at.button(key="generate_go").click().run()
+    assert not at.exception

@@ -1,0 +1,142 @@
+"""Real browser: the Generate page writes three texts side by side, and the Compare page's matrix,
+read back from the plotly figure in chromium, is what `python -m core eval` prints for each pair."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, start_server
+from helpers import BIDEN, OBAMA, TRUMP, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from core.train import train
+
+pytestmark = pytest.mark.browser
+RESULTS = ROOT / "test-results"
+NAMES = {OBAMA: "obama-tiny", TRUMP: "trump-tiny", BIDEN: "biden-tiny"}
+SPEAKERS = list(NAMES)
+
+TEXTS = """() => Array.from(document.querySelectorAll('[data-testid=stHtml] div'))
+  .filter(d => d.style.whiteSpace === 'pre-wrap' && d.firstElementChild && d.firstElementChild.tagName === 'SPAN'
+               && d.firstElementChild.style.color)
+  .map(d => d.textContent.slice(d.firstElementChild.textContent.length))"""
+MATRIX = """() => {
+  const decode = (v) => {
+    if (v && v.bdata) {               // plotly's {dtype, bdata, shape} encoding of a numpy array
+      const bin = atob(v.bdata), bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      const T = {f4: Float32Array, f8: Float64Array}[String(v.dtype).replace(/[<>|=]/, '')];
+      const flat = Array.from(new T(bytes.buffer));
+      const [rows, cols] = String(v.shape).split(',').map(Number);
+      return Array.from({length: rows}, (_, r) => flat.slice(r * cols, (r + 1) * cols));
+    }
+    return Array.from(v, row => Array.from(row));
+  };
+  for (const el of document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')) {
+    const t = (el.layout && el.layout.title && el.layout.title.text) || '';
+    if (t.includes('val loss') && el.data && el.data[0] && el.data[0].z)
+      return {x: Array.from(el.data[0].x), y: Array.from(el.data[0].y), z: decode(el.data[0].z)};
+  }
+  return null;
+}"""
+
+
+EVAL_ALL = """import sys
+from core.cli import main  # what `python -m core` runs: one process for the nine evals, torch imported once
+for run, speaker in zip(sys.argv[1::2], sys.argv[2::2]):
+    assert main(["eval", "--checkpoint", run, "--speaker", speaker, "--json", "--out", {root!r}]) == 0
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Three tiny GPTs (one per default speaker, 40 steps) and a server on them; the CLI evals of the
+    nine (run, speaker) pairs run meanwhile in a background process, on one thread."""
+    root = tmp_path_factory.mktemp("browser-gen-cmp")
+    for speaker, name in NAMES.items():
+        data = speaker_data(speaker)
+        train(data, tiny_gpt(data.tokenizer.vocab_size, n_layer=1), tiny_train(max_iters=40, eval_interval=40),
+              root / name, name=name)
+    pairs = [a for m in SPEAKERS for s in SPEAKERS for a in (NAMES[m], s)]
+    evals = subprocess.Popen([sys.executable, "-c", EVAL_ALL.format(root=str(root)), *pairs], cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc, url = start_server(root)
+    yield url, evals
+    evals.kill()
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def cli_results(evals: subprocess.Popen) -> dict[tuple[str, str], dict]:
+    out, err = evals.communicate(timeout=120)
+    assert evals.returncode == 0, err
+    rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+    return {(r["run"], r["speaker"]): r for r in rows}
+
+
+RUNNING = """() => { const w = document.querySelector('[data-testid=stStatusWidget]');
+  return !!w && /Running|Stop/.test(w.innerText); }"""
+
+
+def wait_idle(page, timeout=60_000):
+    """Wait for the run the last action started (if it shows up within 1.5 s) to finish. Streamlit
+    1.67's status widget reads "Stop" while a script runs and is gone when it is idle."""
+    page.wait_for_selector("[data-testid=stApp]", timeout=timeout)
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function(RUNNING, timeout=1500)
+    page.wait_for_function(f"() => !({RUNNING})()", timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+def settled_texts(page, differ_from: list[str] | None = None, timeout=60_000) -> list[str]:
+    """The three generated texts once the script has finished writing all of them."""
+    cond = "t.length === 3 && t.every(s => s.length === 300)"
+    if differ_from is not None:
+        cond += f" && JSON.stringify(t) !== {json.dumps(json.dumps(differ_from))}"
+    page.wait_for_function(f"() => {{ const t = ({TEXTS})(); return {cond}; }}", timeout=timeout)
+    wait_idle(page)
+    assert page.evaluate(f"() => {{ const t = ({TEXTS})(); return {cond}; }}")
+    return page.evaluate(TEXTS)
+
+
+def test_side_by_side_generation_writes_three_texts(page, server):
+    url, _ = server
+    page.set_viewport_size({"width": 1400, "height": 1400})
+    page.goto(f"{url}/generate")
+    page.wait_for_selector("h1", timeout=60_000)
+    first = settled_texts(page)                     # the first visit writes with the default settings
+    assert len(set(first)) >= 2                     # three models, three texts (tiny models may agree a lot)
+    seed = page.get_by_role("spinbutton", name="Seed")
+    seed.fill("7")
+    seed.press("Enter")
+    wait_idle(page)
+    assert page.evaluate(TEXTS) == first            # a setting alone does not rewrite: the button does
+    page.get_by_role("button", name="Generate", exact=True).click()
+    texts = settled_texts(page, differ_from=first)
+    assert len(texts) == 3 and all(len(t) == 300 for t in texts) and texts != first
+    assert page.locator("[data-testid=stException]").count() == 0
+    RESULTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(RESULTS / "page-generate.png"), full_page=True)
+
+
+def test_compare_matrix_matches_the_cli(page, server):
+    url, evals = server
+    page.set_viewport_size({"width": 1400, "height": 1400})
+    page.goto(f"{url}/compare")
+    page.wait_for_selector("h1", timeout=60_000)
+    page.wait_for_function(f"() => ({MATRIX})() !== null", timeout=60_000)
+    wait_idle(page)
+    shown = page.evaluate(MATRIX)
+    assert shown["y"] == SPEAKERS and shown["x"] == SPEAKERS
+    cli = cli_results(evals)
+    for i, m in enumerate(SPEAKERS):
+        for j, s in enumerate(SPEAKERS):
+            assert shown["z"][i][j] == pytest.approx(cli[(NAMES[m], s)]["val_loss"], abs=1e-3), (m, s)
+    assert "Guess:" in page.locator("[data-testid=stAlert]").first.inner_text()
+    assert page.locator("[data-testid=stException]").count() == 0
+    RESULTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(RESULTS / "page-compare.png"), full_page=True)

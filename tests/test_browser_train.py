@@ -1,0 +1,140 @@
+"""Real browser: the Train page trains live in chromium (the loss chart gains points while nobody
+touches the page), Stop keeps latest.pt, Resume trains on; and the Attention page's slider latency
+while a run trains in the background."""
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import time
+
+import pytest
+from conftest import start_server
+from test_browser import RESULTS, SOFTMAX_T, wait_idle
+
+from core import checkpoints as ck
+from core import runs
+
+pytestmark = pytest.mark.browser
+RUN = "barack-obama-gpt-tiny-custom"
+# a small GPT; more steps than the test needs, so it is still training whenever the test looks
+CONFIG = [("layers (n_layer)", 1), ("width (n_embd)", 32), ("heads (n_head)", 2), ("context (block_size)", 32),
+          ("batch size", 16), ("iterations (max_iters)", 20000), ("eval interval (steps)", 100)]
+TRAIN_POINTS = """() => {
+  for (const el of document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')) {
+    if (!el._fullData || !el.data.some(d => (d.name || '').endsWith(' · val'))) continue;
+    const train = el._fullData.filter(d => (d.name || '').endsWith(' · train'));
+    return train.reduce((n, d) => n + (d.x ? d.x.length : 0), 0);
+  }
+  return -1;
+}"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train-browser-runs")
+    proc, url = start_server(root)
+    yield url, root
+    for s in runs.list_runs(root):
+        if s.active:
+            runs.stop(s.path)
+    for s in runs.list_runs(root):
+        runs.wait(s.path, timeout=120)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def status_text(page) -> str:
+    return page.locator("[data-testid=stMarkdownContainer]", has_text="Status:").last.inner_text()
+
+
+def attention_latencies(page, changes: int = 12) -> tuple[list[float], int]:
+    """Open the Attention page and time slider key -> redrawn softmax heatmap (as test_browser.py does)."""
+    page.get_by_role("link", name="6. Attention").click()
+    page.wait_for_selector("h1:has-text('Self-attention')", timeout=60_000)
+    wait_idle(page)
+    page.wait_for_function(f"() => ({SOFTMAX_T})() > 0", timeout=60_000)
+    slider = page.get_by_role("slider", name="Context length T (characters fed to the model)")
+    start = int(slider.input_value())
+    slider.focus()
+    latencies = []
+    for i in range(changes):
+        key, want = ("ArrowLeft", start - 1) if i % 2 == 0 else ("ArrowRight", start)  # stay within block_size
+        t0 = time.perf_counter()
+        page.keyboard.press(key)
+        page.wait_for_function(f"() => ({SOFTMAX_T})() === {want}", timeout=30_000, polling="raf")
+        latencies.append((time.perf_counter() - t0) * 1000)
+        page.wait_for_timeout(150)
+    return latencies, start
+
+
+def test_live_training_stop_resume_and_attention_latency(page, server):
+    url, root = server
+    t_start = time.perf_counter()
+    page.set_viewport_size({"width": 1400, "height": 2400})
+    page.goto(f"{url}/train")
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_idle(page)
+    speakers = page.locator("[data-testid=stMain] [data-testid=stMultiSelect]").filter(has_text="Speakers to train on")
+    for name in ("Donald J. Trump", "Joseph R. Biden Jr."):
+        speakers.get_by_role("button", name=f"Remove {name}").click()
+        wait_idle(page)
+    page.get_by_text("Custom hyperparameters").click()
+    wait_idle(page)
+    for label, value in CONFIG:
+        box = page.get_by_role("spinbutton", name=label)
+        box.fill(str(value))
+        box.press("Enter")
+        wait_idle(page)
+    assert "1 run(s)" in page.locator("[data-testid=stMain]").inner_text()
+
+    page.get_by_role("button", name="Start", exact=True).click()
+    page.wait_for_selector(f"[data-testid=stProgress]:has-text('{RUN}')", timeout=60_000)
+    # live: the chart gains points on its own, from the 1 s poll
+    page.wait_for_function(f"() => ({TRAIN_POINTS})() >= 2", timeout=120_000)
+    first = page.evaluate(TRAIN_POINTS)
+    page.wait_for_function(f"() => ({TRAIN_POINTS})() > {first}", timeout=60_000)
+    assert page.locator("[data-testid=stException]").count() == 0
+
+    page.locator(".st-key-train_stop button").click()
+    page.wait_for_function("() => document.body.innerText.includes('Status: stopped')", timeout=90_000)
+    assert (root / RUN / ck.LATEST).exists()
+    stopped = runs.status(root / RUN)
+    assert stopped.status == "stopped" and stopped.step < 20000
+    assert page.locator(f"[data-testid=stProgress]:has-text('{RUN}')").count() == 0
+
+    page.locator(".st-key-train_resume button").click()
+    page.wait_for_function("() => /Status: (queued|running)/.test(document.body.innerText)", timeout=60_000)
+    page.wait_for_selector(f"[data-testid=stProgress]:has-text('{RUN}')", timeout=60_000)
+    assert runs.status(root / RUN).active
+    # wait for the resumed leg to get past where it stopped, so the trainer is busy during the latency test
+    page.wait_for_function(f"() => ({TRAIN_POINTS})() > {stopped.step // 10}", timeout=90_000)
+
+    # the Attention page's slider, while the run trains in its own process
+    training_ms, start = attention_latencies(page)
+    training = runs.status(root / RUN)
+    assert training.active, "the run should still be training while the slider is measured"
+
+    # back on Train: it re-attaches to the run (the session remembers it), and Stop stops it again
+    page.get_by_role("link", name="7. Train").click()
+    page.wait_for_selector(f"[data-testid=stProgress]:has-text('{RUN}')", timeout=60_000)
+    page.locator(".st-key-train_stop button").click()
+    page.wait_for_function("() => document.body.innerText.includes('Status: stopped')", timeout=90_000)
+    final = runs.status(root / RUN)
+    assert final.status == "stopped" and final.step > stopped.step
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.screenshot(path=str(RESULTS / "page-train.png"), full_page=True)
+
+    # the same slider with nothing training, on the same server and model, for comparison
+    idle_ms, _ = attention_latencies(page)
+    median, idle = statistics.median(training_ms), statistics.median(idle_ms)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "attention-latency-training.json").write_text(json.dumps(
+        {"median_ms": median, "samples_ms": training_ms, "idle_median_ms": idle, "idle_samples_ms": idle_ms,
+         "T": start, "while_training": RUN, "steps_trained_during_test": final.step}, indent=1))
+    print(f"\nattention slider -> heatmap while a run trains: median {median:.0f} ms over {len(training_ms)} changes "
+          f"(min {min(training_ms):.0f}, max {max(training_ms):.0f}); idle, same server: median {idle:.0f} ms")
+    print(f"train browser test: {time.perf_counter() - t_start:.0f} s")
