@@ -43,11 +43,7 @@ st.markdown(
     "the first two predict the third, ... up to a full block of context. The B rows are independent, processed "
     "in parallel. The lecture uses `block_size = 8`, `batch_size = 4` and `torch.manual_seed(1337)`.")
 
-td = None
-with state.friendly_errors():
-    td = state.data()
-if td is None:
-    st.stop()
+td = state.data_or_stop()
 tok = td.tokenizer
 names = td.names
 

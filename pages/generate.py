@@ -24,8 +24,8 @@ def request_generation() -> None:
 
 def text_html(prompt: str, text: str) -> str:
     """The prompt (grey) and its continuation, HTML-escaped, blanks kept."""
-    return ('<div style="white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:0.9rem;'
-            'line-height:1.45;border:1px solid #ddd;border-radius:6px;padding:0.6rem;min-height:4rem">'
+    return ('<div style="white-space:pre-wrap;overflow-wrap:anywhere;font-family:ui-monospace,monospace;'
+            'font-size:0.9rem;line-height:1.45;border:1px solid #ddd;border-radius:6px;padding:0.6rem;min-height:4rem">'
             f'<span style="color:#888">{html.escape(prompt)}</span>{html.escape(text)}</div>')
 
 

@@ -54,11 +54,7 @@ st.markdown(
     "ids, *decoding* maps ids back. Podium builds one vocabulary over the chosen speakers plus the default three, "
     "so every model shares it and any model can read any speaker.")
 
-td = None
-with state.friendly_errors():
-    td = state.data()
-if td is None:
-    st.stop()
+td = state.data_or_stop()
 tok = td.tokenizer
 
 st.header("The vocabulary")

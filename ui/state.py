@@ -72,6 +72,15 @@ def data() -> TrainingData:
     return training_data(tuple(chosen_speakers()), cleaning())
 
 
+def data_or_stop() -> TrainingData:
+    """The chosen speakers' data; if they cannot be loaded, a clear message ends the page."""
+    try:
+        return data()
+    except USER_ERRORS as e:
+        st.error(str(e), icon=":material/error:")
+        st.stop()
+
+
 def runs_root() -> Path:
     return ck.default_root()
 
