@@ -57,18 +57,18 @@ def _explore(loaded, text: str, causal: bool) -> None:
     for spec in stages:
         spec.update(x=labels, y=labels)
     stages.append({"z": view.out[layer, head].T, "x": labels, "y": [f"channel {i}" for i in range(view.head_size)],
-                   "name": f"5. output = softmax @ v: ({view.head_size} channels x T)", "span": 2, **div,
+                   "name": f"5. output = softmax @ v: ({view.head_size} channels x T)", **div,
                    "colorbar": "value", "hover": "position %{x}<br>%{y}<br>value %{z:.4f}"})
-    st.plotly_chart(charts.panels(stages, 2, row_height=min(420, 160 + 6 * view.T),
-                                  title=f"Attention stages, {which}: query = row (attending), key = column"),
-                    key="att_stages")
+    st.plotly_chart(charts.tiles(stages, 2, cell_px=max(4.0, min(10.0, 360 / view.T)),
+                                 title=f"Attention stages, {which}: query = row (attending), key = column"),
+                    key="att_stages", theme=None)
     st.caption(f"Next-character guesses after ...{view.text[-20:]!r}: "
                + ", ".join(f"{c!r} {p:.2f}" for c, p in view.next_chars))
 
     st.subheader("Every layer and head")
     st.plotly_chart(charts.matrix_grid(view.weights.reshape(L * H, view.T, view.T),
                                        [f"layer {i // H + 1} head {i % H + 1}" for i in range(L * H)], H,
-                                       labels=labels), key="att_grid")
+                                       labels=labels), key="att_grid", theme=None)
     with st.expander("Shapes at each stage"):
         st.dataframe(pd.DataFrame(view.shapes(), columns=["stage", "shape"]), hide_index=True, width="stretch")
 

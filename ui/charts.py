@@ -36,60 +36,81 @@ def heatmap(z, x_labels, y_labels, title: str = "", *, zmin=None, zmax=None, zmi
     return go.Figure({"data": [{k: v for k, v in trace.items() if v is not None}], "layout": layout})
 
 
-def panels(specs: list[dict], cols: int, *, row_height: int = 330, gap_x: float = 0.1, gap_y: float = 90,
-           labels_shown: bool = True, title: str = "") -> go.Figure:
-    """Several heatmaps in ONE figure, axes laid out by hand. A browser redraws one chart with
-    many traces far faster than many charts (measured: 21 maps as 21 charts ~2 s, as one ~0.5 s),
-    and make_subplots alone costs ~300 ms in Python.
+_ZW_X, _ZW_Y = "\u200b", "\u2060"  # invisible: they keep each tile's labels distinct on shared axes
 
-    Each spec: z, x, y (unique labels), name (its title), and optionally zmin, zmax, zmid,
-    colorscale, colorbar (title), hover ("query %{y}..." template), span (columns it covers)."""
-    cells, r, c = [], 0, 0
-    for spec in specs:  # place panels row by row; a panel may span several columns
-        span = min(cols, spec.get("span", 1))
-        if c + span > cols:
-            r, c = r + 1, 0
-        cells.append((r, c, span))
-        c += span
-    rows = r + 1
-    height = row_height * rows + 40
-    gy = gap_y / height
-    w = (1 - gap_x * (cols - 1)) / cols
-    h = (1 - gy * (rows - 1)) / rows
-    data, annotations = [], []
-    layout = {"height": height, "plot_bgcolor": MASK_GREY, "margin": {"l": 10, "r": 10, "t": 60, "b": 10},
-              "title": {"text": title, "font": {"size": 14}} if title else None, "hoverlabel": {"namelength": -1}}
-    for i, (spec, (r, c, span)) in enumerate(zip(specs, cells)):
-        n = "" if i == 0 else str(i + 1)
-        x0, y1 = c * (w + gap_x), 1 - r * (h + gy)
-        x1 = x0 + span * w + (span - 1) * gap_x
-        x0, x1, y0, y1 = max(0.0, x0), min(1.0, x1), max(0.0, y1 - h), min(1.0, y1)
-        trace = {"type": "heatmap", "z": _finite(spec["z"]), "x": list(spec["x"]), "y": list(spec["y"]),
-                 "name": spec["name"], "xaxis": f"x{n}", "yaxis": f"y{n}", "hoverongaps": False,
-                 "colorscale": spec.get("colorscale", SEQUENTIAL), "showscale": spec.get("colorbar") is not None,
-                 "hovertemplate": spec.get("hover", "query %{y}<br>key %{x}<br>value %{z:.4f}") + "<extra></extra>",
-                 "colorbar": {"title": {"text": spec.get("colorbar") or ""}, "thickness": 10, "x": x1 + 0.005,
-                              "xanchor": "left", "y": (y0 + y1) / 2, "len": (y1 - y0), "yanchor": "middle"}}
-        trace.update({k: spec[k] for k in ("zmin", "zmax", "zmid") if spec.get(k) is not None})
-        data.append(trace)
-        axis = {"type": "category", "showgrid": False, "showticklabels": labels_shown, "tickfont": {"size": 8},
-                "nticks": 24}
-        layout[f"xaxis{n}"] = {**axis, "domain": [x0, x1], "anchor": f"y{n}", "tickangle": -90}
-        layout[f"yaxis{n}"] = {**axis, "domain": [y0, y1], "anchor": f"x{n}", "autorange": "reversed"}
-        annotations.append({"text": spec["name"], "x": (x0 + x1) / 2, "y": y1, "xref": "paper", "yref": "paper",
-                            "showarrow": False, "yanchor": "bottom", "yshift": 4, "font": {"size": 12}})
-    layout["annotations"] = annotations
-    return go.Figure({"data": data, "layout": {k: v for k, v in layout.items() if v is not None}})
+
+def tiles(specs: list[dict], cols: int, *, title: str = "", cell_px: float = 7.0, gap: int = 3,
+          ticks: bool = True, height: int | None = None) -> go.Figure:
+    """Several heatmaps tiled on ONE pair of category axes. A browser redraws this far faster than
+    one subplot per map (measured: 16 maps 216 ms vs 294 ms; 21 maps as separate charts ~2 s), and
+    it costs Python ~5 ms where make_subplots costs ~300 ms.
+
+    Each spec: z (rows x columns), x and y (labels, unique within the map), name (its title), and
+    optionally zmin, zmax, zmid, colorscale, colorbar (its title; None for no colorbar), hover.
+    Tiles fill `cols` columns row by row; tiles in one column share x labels, in one row y labels."""
+    grid = [specs[i:i + cols] for i in range(0, len(specs), cols)]
+    col_x = [next(r[c]["x"] for r in grid if c < len(r)) for c in range(cols)]
+    row_y = [row[0]["y"] for row in grid]
+    xcats, ycats, xstart, ystart = [], [], [], []
+    for c, labels in enumerate(col_x):
+        if c:
+            xcats += [_ZW_X * c + " " * (g + 1) for g in range(gap)]
+        xstart.append(len(xcats))
+        xcats += [lab + _ZW_X * c for lab in labels]
+    for r, labels in enumerate(row_y):
+        if r:
+            ycats += [_ZW_Y * r + " " * (g + 1) for g in range(gap)]
+        ystart.append(len(ycats))
+        ycats += [lab + _ZW_Y * r for lab in labels]
+    nx, ny = len(xcats), len(ycats)
+    data, notes, shapes = [], [], []
+    for r, row in enumerate(grid):
+        for c, spec in enumerate(row):
+            x0, y0 = xstart[c], ystart[r]
+            x1, y1 = x0 + len(col_x[c]) - 1, y0 + len(row_y[r]) - 1
+            trace = {"type": "heatmap", "z": _finite(spec["z"]), "name": spec["name"], "hoverongaps": False,
+                     "x": [lab + _ZW_X * c for lab in spec["x"]], "y": [lab + _ZW_Y * r for lab in spec["y"]],
+                     "colorscale": spec.get("colorscale", SEQUENTIAL), "showscale": spec.get("colorbar") is not None,
+                     "hovertemplate": spec.get("hover", "query %{y}<br>key %{x}<br>value %{z:.4f}")
+                     + f"<extra>{spec['name'][:40]}</extra>",
+                     "colorbar": {"title": {"text": spec.get("colorbar") or ""}, "thickness": 10,
+                                  "x": (x1 + 1) / nx + 0.003, "xanchor": "left", "y": 1 - (y0 + y1 + 1) / 2 / ny,
+                                  "len": (y1 - y0 + 1) / ny, "yanchor": "middle"}}
+            trace.update({k: spec[k] for k in ("zmin", "zmax", "zmid") if spec.get(k) is not None})
+            data.append(trace)
+            notes.append({"text": spec["name"], "x": (x0 + x1) / 2, "y": y0 - 0.6, "xref": "x", "yref": "y",
+                          "showarrow": False, "yanchor": "bottom", "font": {"size": 12}})
+    for c in range(1, len(col_x)):  # white bands between the tiles (NaN cells stay grey)
+        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": xstart[c] - gap - 0.5,
+                       "x1": xstart[c] - 0.5, "y0": 0, "y1": 1, "fillcolor": "white", "line": {"width": 0}})
+    for r in range(1, len(row_y)):
+        shapes.append({"type": "rect", "xref": "paper", "yref": "y", "y0": ystart[r] - gap - 0.5,
+                       "y1": ystart[r] - 0.5, "x0": 0, "x1": 1, "fillcolor": "white", "line": {"width": 0}})
+    last = len(grid[-1])
+    if last < cols:  # an empty slot at the end of the last row: white, not grey
+        shapes.append({"type": "rect", "xref": "x", "yref": "y", "x0": xstart[last] - 0.5, "x1": nx - 0.5,
+                       "y0": ystart[-1] - 0.5, "y1": ny - 0.5, "fillcolor": "white", "line": {"width": 0}})
+    axis = {"type": "category", "showgrid": False, "zeroline": False, "showticklabels": ticks, "ticks": "",
+            "tickfont": {"size": 8}, "nticks": 24, "automargin": True}
+    layout = {"height": height or int(120 + cell_px * ny + 30 * len(grid)), "plot_bgcolor": MASK_GREY,
+              "margin": {"l": 60 if ticks else 10, "r": 70, "t": 90 if title else 30, "b": 10},
+              "annotations": notes, "shapes": shapes, "font": {"family": "sans-serif"},
+              "xaxis": {**axis, "categoryorder": "array", "categoryarray": xcats, "tickangle": -90, "side": "top"},
+              "yaxis": {**axis, "categoryorder": "array", "categoryarray": ycats, "autorange": "reversed"}}
+    if title:
+        layout["title"] = {"text": title, "font": {"size": 14}}
+    return go.Figure({"data": data, "layout": layout})
 
 
 def matrix_grid(maps: np.ndarray, titles: list[str], cols: int, *, labels, zmin=0.0, zmax=1.0,
-                colorscale=SEQUENTIAL, row_height: int = 190) -> go.Figure:
+                colorscale=SEQUENTIAL, cell_px: float = 3.0) -> go.Figure:
     """A grid of small heatmaps (e.g. every layer x head) in one figure; maps is (n, T, T)."""
     specs = [{"z": m, "x": labels, "y": labels, "name": t, "zmin": zmin, "zmax": zmax, "colorscale": colorscale,
               "colorbar": "weight" if i == 0 else None,
               "hover": f"{t}<br>query %{{y}}<br>key %{{x}}<br>weight %{{z:.3f}}"}
              for i, (m, t) in enumerate(zip(maps, titles))]
-    fig = panels(specs, cols, row_height=row_height, gap_x=0.03, gap_y=30, labels_shown=False)
+    fig = tiles(specs, cols, ticks=False, gap=max(2, len(labels) // 8),
+                height=int(80 + 170 * ((len(specs) + cols - 1) // cols)))
     fig.data[0].colorbar.update(x=1.01, y=0.5, len=0.9)
     return fig
 
