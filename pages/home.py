@@ -18,6 +18,9 @@ STEPS = [
     ("pages/bigram.py", "Bigram", "a V x V table of next-character logits: tokens don't talk yet"),
     ("pages/trick.py", "The trick", "averaging the past with a triangular matrix and a softmax"),
     ("pages/attention.py", "Attention", "queries, keys, the mask and the softmax of a trained GPT"),
+    ("pages/train.py", "Train", "train a bigram or a GPT per speaker and watch the losses and heads live"),
+    ("pages/generate.py", "Generate", "every speaker's model continues the same prompt with the same seed"),
+    ("pages/compare.py", "Compare", "whose model knows whose words: the cross-loss matrix and who said it"),
 ]
 st.subheader("The pipeline")
 st.caption("speeches -> characters -> ids -> batches -> bigram -> attention -> GPT -> samples")

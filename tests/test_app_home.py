@@ -10,7 +10,7 @@ def test_home_links_every_step_and_shows_no_models(tmp_path, monkeypatch):
     monkeypatch.setenv("PODIUM_CHECKPOINTS", str(tmp_path))
     at = open_page("home")
     links = [el.proto.page for el in at.get("page_link")]
-    assert len(links) == 6 and any("attention" in p for p in links)
+    assert len(links) == 9 and any("attention" in p for p in links) and any("compare" in p for p in links)
     assert "No trained model yet" in at.info[0].value
     table = at.dataframe[0].value
     assert list(table["speaker"]) == ["Barack Obama", "Donald J. Trump", "Joseph R. Biden Jr."]

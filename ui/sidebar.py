@@ -16,7 +16,7 @@ def render() -> None:
             st.caption("No speaker chosen: the default three are used.")
         st.toggle("Drop stage notes like [Applause]", value=True, key=state.CLEAN)
         info = describe(pick_device("auto"))
-        st.caption(f"Device: **{info.name}** · {info.threads} threads · {info.dtype}")
+        st.caption(f"Device: **{info.name}** · {info.dtype} (training runs in its own process)")
         runs = state.runs()
         with st.expander(f"Trained models ({len(runs)})", expanded=False):
             if not runs:
