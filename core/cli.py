@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -70,6 +71,8 @@ class ProgressBar:
 
 
 def cmd_train(args) -> None:
+    if args.nice:
+        os.nice(args.nice)  # lower this process's CPU priority (never raise it)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):  # stop cleanly: finish the step, save latest.pt
         signal.signal(sig, lambda *_: stop.set())
@@ -177,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument(flag, type=typ)
     t.add_argument("--dtype", choices=["auto", "float32", "bfloat16"])
     t.add_argument("--compile", action="store_true", help="torch.compile the model")
+    t.add_argument("--nice", type=int, default=0, choices=range(0, 20), metavar="0-19",
+                   help="lower this run's CPU priority so an app on the same machine stays responsive")
     t.set_defaults(func=cmd_train)
 
     sa = sub.add_parser("sample", parents=[common], help="generate text from a run")

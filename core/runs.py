@@ -25,6 +25,7 @@ from core.dataset import prepare
 ROOT_DIR = Path(__file__).resolve().parent.parent
 LAUNCH, LOG = "launch.json", "train.log"
 MAX_CONCURRENT = 3
+NICE = 10  # background runs yield the CPU to the app: its sliders stay live while they train
 
 
 @dataclass(frozen=True)
@@ -169,8 +170,8 @@ def _spawn(argv: list[str], run_dir: Path) -> int:
     threads = max(1, (os.cpu_count() or 1) // (active + 1))  # runs side by side share the cores
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     with open(run_dir / LOG, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "core", *argv], cwd=ROOT_DIR, stdout=log, env=env,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-m", "core", *argv, "--nice", str(NICE)], cwd=ROOT_DIR, stdout=log,
+                                env=env, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     return proc.pid
 
 

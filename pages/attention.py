@@ -1,6 +1,5 @@
 """Attention: every stage of a trained GPT's self-attention on real text, head by head, with the
 context-length slider, the causal mask and the encoder/decoder switch."""
-import pandas as pd
 import streamlit as st
 
 from core.attention_view import attention_view
@@ -37,12 +36,6 @@ def _explore(loaded, text: str, causal: bool) -> None:
     labels = view.labels
     L, H = view.weights.shape[0], view.weights.shape[1]
 
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric("T (seen)", view.T)
-    m2.metric("head_size", view.head_size)
-    m3.metric("scale 1/sqrt(head_size)", f"{view.scale:.4f}")
-    m4.metric("parameters", f"{view.n_params:,}")
-
     which = f"layer {layer + 1}, head {head + 1}"
     div = {"colorscale": charts.DIVERGING, "zmid": 0.0, "colorbar": "affinity"}
     stages = [
@@ -66,11 +59,11 @@ def _explore(loaded, text: str, causal: bool) -> None:
                + ", ".join(f"{c!r} {p:.2f}" for c, p in view.next_chars))
 
     st.subheader("Every layer and head")
-    st.plotly_chart(charts.matrix_grid(view.weights.reshape(L * H, view.T, view.T),
-                                       [f"layer {i // H + 1} head {i % H + 1}" for i in range(L * H)], H,
-                                       labels=labels), key="att_grid", theme=None)
+    st.plotly_chart(charts.mosaic(view.weights, [f"layer {i + 1}" for i in range(L)],
+                                  [f"head {j + 1}" for j in range(H)], labels, name="every layer x head"),
+                    key="att_grid", theme=None)
     with st.expander("Shapes at each stage"):
-        st.dataframe(pd.DataFrame(view.shapes(), columns=["stage", "shape"]), hide_index=True, width="stretch")
+        st.markdown("| stage | shape |\n|---|---|\n" + "\n".join(f"| {a} | `{b}` |" for a, b in view.shapes()))
 
 
 st.title("6. Self-attention, head by head")
@@ -113,6 +106,11 @@ with state.friendly_errors():
         st.warning("The text is empty: type or paste some text to see attention.")
         st.stop()
 
+    m1, m2, m3, m4 = st.columns(4)  # what does not depend on T stays out of the fragment
+    m1.metric("block_size", cfg.block_size)
+    m2.metric("head_size", cfg.head_size)
+    m3.metric("scale 1/sqrt(head_size)", f"{cfg.head_size ** -0.5:.4f}")
+    m4.metric("parameters", f"{loaded.model.num_params():,}")
     explore(loaded, text, causal)  # the slider reruns only this fragment: no sidebar, no reload
 
 

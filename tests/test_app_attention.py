@@ -3,7 +3,7 @@ import re
 
 import numpy as np
 import pytest
-from apptest_helpers import heatmaps, open_page, page_text
+from apptest_helpers import decode, figures, heatmaps, open_page, page_text
 
 from core.config import TrainConfig, preset
 from core.dataset import prepare
@@ -28,7 +28,7 @@ def page(runs_root, monkeypatch):
 
 
 def maps(at):
-    """Stage maps by name ("q @ k^T", "scaled", "masked", "softmax", ...) and grid maps ("layer 1 head 2")."""
+    """Stage maps by name ("q @ k^T", "scaled", "masked", "softmax", ...) and the layer x head mosaic."""
     return {re.sub(r"^\d\. ", "", name).split(":")[0].split(" (")[0]: z for name, z in heatmaps(at)}
 
 
@@ -68,8 +68,13 @@ def test_layer_and_head_change_the_map(page):
     page.selectbox(key="attention_layer").set_value(1).run()
     page.selectbox(key="attention_head").set_value(1).run()
     assert not np.allclose(first, maps(page)["q @ k^T"])
-    grid = [name for name in maps(page) if name.startswith("layer ")]
-    assert sorted(grid) == ["layer 1 head 1", "layer 1 head 2", "layer 2 head 1", "layer 2 head 2"]
+    mosaic = next(tr for fig in figures(page) for tr in fig["data"] if tr.get("name") == "every layer x head")
+    assert mosaic["meta"] == {"rows": 2, "cols": 2, "T": 12}  # every layer (rows) x every head (columns)
+    z, gap = decode(mosaic["z"]), 12 // 8
+    assert z.shape == (2 * 12 + gap, 2 * 12 + gap)
+    assert np.isnan(z[12:12 + gap]).all() and np.isnan(z[:, 12:12 + gap]).all()  # blank bands between tiles
+    np.testing.assert_allclose(z[12 + gap:, 12 + gap:], maps(page)["softmax"], atol=1e-6)  # layer 2, head 2
+    assert mosaic["y"][12 + gap].startswith("layer 2 · query") and mosaic["x"][0].startswith("head 1 · key")
 
 
 def test_bad_text_gives_messages_not_tracebacks(page):

@@ -4,13 +4,12 @@ while a run trains in the background."""
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import time
 
 import pytest
+from browser_helpers import RESULTS, describe, open_attention, slider_latency, wait_idle
 from conftest import start_server
-from test_browser import RESULTS, SOFTMAX_T, wait_idle
 
 from core import checkpoints as ck
 from core import runs
@@ -49,26 +48,6 @@ def server(tmp_path_factory):
 
 def status_text(page) -> str:
     return page.locator("[data-testid=stMarkdownContainer]", has_text="Status:").last.inner_text()
-
-
-def attention_latencies(page, changes: int = 12) -> tuple[list[float], int]:
-    """Open the Attention page and time slider key -> redrawn softmax heatmap (as test_browser.py does)."""
-    page.get_by_role("link", name="6. Attention").click()
-    page.wait_for_selector("h1:has-text('Self-attention')", timeout=60_000)
-    wait_idle(page)
-    page.wait_for_function(f"() => ({SOFTMAX_T})() > 0", timeout=60_000)
-    slider = page.get_by_role("slider", name="Context length T (characters fed to the model)")
-    start = int(slider.input_value())
-    slider.focus()
-    latencies = []
-    for i in range(changes):
-        key, want = ("ArrowLeft", start - 1) if i % 2 == 0 else ("ArrowRight", start)  # stay within block_size
-        t0 = time.perf_counter()
-        page.keyboard.press(key)
-        page.wait_for_function(f"() => ({SOFTMAX_T})() === {want}", timeout=30_000, polling="raf")
-        latencies.append((time.perf_counter() - t0) * 1000)
-        page.wait_for_timeout(150)
-    return latencies, start
 
 
 def test_live_training_stop_resume_and_attention_latency(page, server):
@@ -114,9 +93,9 @@ def test_live_training_stop_resume_and_attention_latency(page, server):
     page.wait_for_function(f"() => ({TRAIN_POINTS})() > {stopped.step // 10}", timeout=90_000)
 
     # the Attention page's slider, while the run trains in its own process
-    training_ms, start = attention_latencies(page)
-    training = runs.status(root / RUN)
-    assert training.active, "the run should still be training while the slider is measured"
+    open_attention(page)
+    training = slider_latency(page)
+    assert runs.status(root / RUN).active, "the run should still be training while the slider is measured"
 
     # back on Train: it re-attaches to the run (the session remembers it), and Stop stops it again
     page.get_by_role("link", name="7. Train").click()
@@ -129,12 +108,11 @@ def test_live_training_stop_resume_and_attention_latency(page, server):
     page.screenshot(path=str(RESULTS / "page-train.png"), full_page=True)
 
     # the same slider with nothing training, on the same server and model, for comparison
-    idle_ms, _ = attention_latencies(page)
-    median, idle = statistics.median(training_ms), statistics.median(idle_ms)
+    open_attention(page)
+    idle = slider_latency(page)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "attention-latency-training.json").write_text(json.dumps(
-        {"median_ms": median, "samples_ms": training_ms, "idle_median_ms": idle, "idle_samples_ms": idle_ms,
-         "T": start, "while_training": RUN, "steps_trained_during_test": final.step}, indent=1))
-    print(f"\nattention slider -> heatmap while a run trains: median {median:.0f} ms over {len(training_ms)} changes "
-          f"(min {min(training_ms):.0f}, max {max(training_ms):.0f}); idle, same server: median {idle:.0f} ms")
+        {"while_training": training, "idle": idle, "run": RUN, "steps_trained": final.step}, indent=1))
+    print(f"\nattention slider -> heatmap while a run trains: {describe(training)}\n"
+          f"the same, idle on the same server: {describe(idle)}")
     print(f"train browser test: {time.perf_counter() - t_start:.0f} s")
