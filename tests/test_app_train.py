@@ -142,6 +142,8 @@ def test_stop_keeps_the_checkpoint_and_resume_continues(root):
     # wait until the trainer runs its loop (its SIGTERM handler is in place by then)
     assert wait_until(lambda: runs.status(run_dir).status == "running"
                       and any(e["kind"] == "step" for e in ck.read_metrics(run_dir)))
+    pid = runs.status(run_dir).pid  # the trainer yields the CPU to the app: niced, the app is not
+    assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0) + runs.NICE
 
     fresh = open_page("train")  # a reload is a new session: it re-attaches to the run on disk
     assert any(run_dir.name in p.proto.text for p in fresh.get("progress"))
