@@ -160,7 +160,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
 
 def build_from(ckpt: Checkpoint, device: torch.device | str = "cpu") -> torch.nn.Module:
     """The model the checkpoint describes, with its weights; refuses weights of another shape."""
-    model = build_model(ckpt.model_config)
+    model = build_model(ckpt.model_config, seed=0)  # weights replaced below; the global RNG untouched
     try:
         model.load_state_dict(ckpt.state["model"], strict=True)
     except (RuntimeError, KeyError, TypeError) as e:

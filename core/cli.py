@@ -19,7 +19,7 @@ from core.corpus import DATA_DIR, SpeakerError, list_speakers, load_speaker
 from core.dataset import prepare
 from core.device import describe, pick_device, resolve_dtype
 from core.evaluate import evaluate_run
-from core.sampling import sample_text
+from core.sampling import WINDOWS, sample_text
 from core.tokenizer import UnknownCharError
 from core.train import EndEvent, EvalEvent, StepEvent, TrainingDiverged, resume, train
 
@@ -129,7 +129,8 @@ def cmd_sample(args) -> None:
                            root=Path(args.out))
     prompt = args.prompt.encode("utf-8").decode("unicode_escape") if args.escapes else args.prompt
     text = sample_text(loaded.model, loaded.tokenizer, prompt, args.max_new_tokens, args.temperature,
-                       args.top_k, args.seed, use_cache=not args.no_cache)
+                       args.top_k, args.seed, use_cache=not args.no_cache, window=args.window,
+                       dtype=args.dtype)
     _out(args, {"run": loaded.path.parent.name, "prompt": prompt, "text": text, "seed": args.seed,
                 "temperature": args.temperature, "top_k": args.top_k}, prompt + text)
 
@@ -194,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--top-k", type=int)
     sa.add_argument("--seed", type=int, default=1337)
     sa.add_argument("--no-cache", action="store_true", help="re-run the context every step (slow)")
+    sa.add_argument("--window", choices=WINDOWS, default="shift",
+                    help="past block_size: drop the older half of the context at once (shift), or keep "
+                         "exactly the last block_size characters at every step, as the lecture does (slide)")
+    sa.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
+                    help="weights to sample with (auto: bf16 for big models where the device has it)")
     sa.set_defaults(func=cmd_sample)
 
     e = sub.add_parser("eval", parents=[common], help="a run's loss on a speaker's val split")

@@ -53,6 +53,23 @@ def resolve_dtype(device: torch.device, requested: str = "auto") -> torch.dtype:
     return torch.float32
 
 
+BF16_SAMPLING_BYTES = 16 * 2**20  # fp32 weights past this outgrow a CPU's caches
+
+
+def sampling_dtype(model: torch.nn.Module, requested: str = "auto") -> torch.dtype:
+    """The weights' dtype to sample in. One token a step reads every weight once, so a big
+    model's sampling is bound by memory: 'auto' takes bf16 where the device multiplies it natively
+    and the fp32 weights pass 16 MB. Measured on a 2-core CPU: lecture preset (43 MB in fp32)
+    677 tokens/s in bf16 vs 348 in fp32; tiny preset (3 MB) 3189 in fp32 vs 1691 in bf16."""
+    if requested in ("float32", "bfloat16"):
+        return getattr(torch, requested)
+    p = next(model.parameters())
+    big = sum(t.numel() for t in model.parameters()) * 4 > BF16_SAMPLING_BYTES
+    native = (cpu_has_bf16_matmul() if p.device.type == "cpu"
+              else p.device.type == "cuda" and torch.cuda.is_bf16_supported())
+    return torch.bfloat16 if big and native else p.dtype
+
+
 def autocast(device: torch.device, dtype: torch.dtype):
     """An autocast context for dtype on device, or a no-op for float32."""
     if dtype == torch.float32:

@@ -2,29 +2,22 @@
 self-attention and a 4x ReLU feed-forward, a final LayerNorm and a linear head.
 
 Two paths through attention share the same weights:
-* the fast path (training, sampling): fused QKV projection + F.scaled_dot_product_attention;
+* the fast path (training, sampling): fused QKV projection + F.scaled_dot_product_attention
+  (training with dropout on the CPU: core.dropout.attention, bf16 matmuls and a cheap mask);
 * the inspectable path (`GPT.inspect`): the lecture's explicit q @ k^T, scale, mask, softmax, @ v,
   recording every stage for every layer and head.
-A KV cache makes sampling cost one token per step instead of re-running the whole context."""
+Inference with a KV cache lives in core.decoder."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
 from core.config import ModelConfig
-
-
-@dataclass
-class KVCache:
-    """Keys and values of the tokens seen so far, one (k, v) pair per layer, each (B, nh, t, hs)."""
-    layers: list = field(default_factory=list)
-
-    @property
-    def length(self) -> int:
-        return self.layers[0][0].size(2) if self.layers and self.layers[0] else 0  # [] until the first forward
+from core.dropout import attention as dropout_attention
+from core.dropout import dropout
 
 
 @dataclass
@@ -49,8 +42,7 @@ class CausalSelfAttention(nn.Module):
         self.n_head, self.n_embd = config.n_head, config.n_embd
         self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=False)  # fused q, k, v
         self.proj = nn.Linear(config.n_embd, config.n_embd)
-        self.dropout = config.dropout
-        self.resid_dropout = nn.Dropout(config.dropout)
+        self.dropout = config.dropout  # on the attention weights and on the output
 
     def _heads(self, x):
         B, T, C = x.shape
@@ -58,29 +50,23 @@ class CausalSelfAttention(nn.Module):
         shape = (B, T, self.n_head, C // self.n_head)
         return [t.view(shape).transpose(1, 2) for t in (q, k, v)]                 # (B, nh, T, hs)
 
-    def forward(self, x, causal: bool = True, cache_layer: list | None = None):
+    def forward(self, x, causal: bool = True):
         B, T, C = x.shape
         q, k, v = self._heads(x)
-        past = 0
-        if cache_layer is not None:
-            if cache_layer:  # append to this layer's keys and values
-                past = cache_layer[0].size(2)
-                k = torch.cat((cache_layer[0], k), dim=2)
-                v = torch.cat((cache_layer[1], v), dim=2)
-            cache_layer[:] = [k, v]
-        mask, is_causal = None, causal and past == 0
-        if causal and past and T > 1:  # new queries at positions past..past+T-1 see keys 0..their own
-            mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
-        if q.dtype == torch.bfloat16 and q.device.type == "cpu":
-            # PyTorch's CPU flash-attention backward is ~7x slower in bf16 than in fp32 (measured),
-            # while the projections gain ~3x from bf16: keep attention itself in fp32 on CPU.
+        if q.dtype == torch.bfloat16 and q.device.type == "cpu" and not (self.training and self.dropout > 0):
+            # PyTorch's CPU attention is slower in bf16 than in fp32 (measured: backward ~7x; one
+            # decoded token 52 vs 10 us), while the projections gain ~3x from bf16: attention in fp32
             q, k, v = q.float(), k.float(), v.float()
+        if self.training and self.dropout > 0 and x.device.type == "cpu":
+            y = dropout_attention(q, k, v, self.dropout, causal)                   # (B, nh, T, hs)
+            y = self.proj(y.transpose(1, 2).contiguous().view(B, T, C))
+            return dropout(y, self.dropout, self.training)
         with torch.autocast(x.device.type, enabled=False):
             y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, is_causal=is_causal and T > 1,
+                q, k, v, is_causal=causal and T > 1,
                 dropout_p=self.dropout if self.training else 0.0)                 # (B, nh, T, hs)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)                           # (B, T, C)
-        return self.resid_dropout(self.proj(y))
+        y = y.transpose(1, 2).contiguous().view(B, T, C).to(x.dtype)               # (B, T, C)
+        return dropout(self.proj(y), self.dropout, self.training)
 
     def forward_inspect(self, x, causal: bool, record: dict):
         """The lecture's explicit attention, every stage kept in record."""
@@ -98,7 +84,7 @@ class CausalSelfAttention(nn.Module):
                         ("weights", weights), ("q", q), ("k", k), ("v", v), ("out", out)):
             record.setdefault(name, []).append(t)
         y = out.transpose(1, 2).contiguous().view(B, T, C)
-        return self.resid_dropout(self.proj(y))
+        return dropout(self.proj(y), self.dropout, self.training)
 
 
 class FeedForward(nn.Module):
@@ -106,10 +92,10 @@ class FeedForward(nn.Module):
         super().__init__()
         self.fc = nn.Linear(config.n_embd, 4 * config.n_embd)
         self.proj = nn.Linear(4 * config.n_embd, config.n_embd)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = config.dropout
 
     def forward(self, x):
-        return self.dropout(self.proj(F.relu(self.fc(x))))
+        return dropout(self.proj(F.relu(self.fc(x))), self.dropout, self.training)
 
 
 class Block(nn.Module):
@@ -120,9 +106,9 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(config.n_embd)
         self.ffwd = FeedForward(config)
 
-    def forward(self, x, causal=True, cache_layer=None, record=None):
+    def forward(self, x, causal=True, record=None):
         if record is None:
-            x = x + self.attn(self.ln1(x), causal, cache_layer)
+            x = x + self.attn(self.ln1(x), causal)
         else:
             x = x + self.attn.forward_inspect(self.ln1(x), causal, record)
         return x + self.ffwd(self.ln2(x))
@@ -135,7 +121,6 @@ class GPT(nn.Module):
         self.config = config
         self.token_embedding_table = nn.Embedding(config.vocab_size, config.n_embd)
         self.position_embedding_table = nn.Embedding(config.block_size, config.n_embd)
-        self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.n_embd)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size)
@@ -148,24 +133,21 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def _embed(self, idx, offset: int = 0):
+    def _embed(self, idx):
         B, T = idx.shape
-        assert offset + T <= self.config.block_size, (
-            f"Cannot forward sequence of length {offset + T}, block size is only {self.config.block_size}")
-        pos = torch.arange(offset, offset + T, device=idx.device)                   # (T,)
-        return self.drop(self.token_embedding_table(idx) + self.position_embedding_table(pos))  # (B, T, C)
+        assert self.config.block_size >= T, (
+            f"Cannot forward sequence of length {T}, block size is only {self.config.block_size}")
+        pos = self.position_embedding_table.weight[:T]                               # (T, C)
+        return dropout(self.token_embedding_table(idx) + pos, self.config.dropout, self.training)  # (B, T, C)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, *,
-                causal: bool = True, cache: KVCache | None = None):
-        """idx (B, T) -> logits (B, T, V) and, with targets, the mean cross-entropy loss.
-        With a cache, idx holds only the new tokens; their keys and values are appended."""
-        if cache is not None and not cache.layers:
-            cache.layers = [[] for _ in self.blocks]
-        x = self._embed(idx, cache.length if cache is not None else 0)
-        for i, block in enumerate(self.blocks):
-            x = block(x, causal, cache.layers[i] if cache is not None else None)
-        with torch.autocast(x.device.type, enabled=False):  # logits in fp32: cheap, and the loss
-            logits = self.lm_head(self.ln_f(x).float())       # keeps its precision under bf16
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, *, causal: bool = True):
+        """idx (B, T) -> logits (B, T, V) and, with targets, the mean cross-entropy loss."""
+        x = self._embed(idx)
+        for block in self.blocks:
+            x = block(x, causal)
+        with torch.autocast(x.device.type, enabled=False):  # the head in the weights' dtype (fp32 under
+            h = self.ln_f(x).to(self.lm_head.weight.dtype)    # autocast: the loss keeps its precision)
+            logits = self.lm_head(h).float()
         if targets is None:
             return logits, None
         B, T, V = logits.shape

@@ -1,6 +1,14 @@
 """Sampling: temperature, top-k and an explicit torch.Generator; a KV cache for GPT; a streaming
 iterator that yields one character at a time with the distribution it was drawn from.
-Contexts longer than block_size are cropped to the last block_size tokens, as the lecture does."""
+
+The model sees at most block_size tokens. What happens when the text outgrows that is the window:
+* "slide" (the lecture's): the context is always the last block_size tokens. Every position
+  changes at every step, so past block_size each new token re-runs a whole block.
+* "shift" (the default): when the context is full, its older half is dropped at once; the model
+  sees between block_size // 2 + 1 and block_size tokens, and the KV cache is rebuilt once every
+  block_size // 2 tokens instead of at every one (measured: ~10x faster past the block; see
+  docs/benchmarks.md). Cached and uncached sampling see the same windows either way.
+With the cache, a core.decoder.Decoder runs the model (bf16 weights for a big one: `dtype`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -9,7 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from core.gpt import GPT, KVCache
+from core.decoder import Decoder, KVCache
+from core.gpt import GPT
 from core.tokenizer import CharTokenizer
 
 
@@ -22,33 +31,40 @@ def check_sampling(temperature: float, top_k: int | None, vocab_size: int) -> No
 
 def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
     """(B, V) last-position logits -> (B, V) probabilities after temperature and top-k."""
-    logits = logits.float() / temperature
+    logits = logits.float() if temperature == 1.0 else logits.float() / temperature
     if top_k is not None and top_k < logits.size(-1):
         kth = torch.topk(logits, top_k, dim=-1).values[:, [-1]]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     return F.softmax(logits, dim=-1)
 
 
-class _Context:
-    """Feeds a growing sequence to the model, reusing cached keys and values while the context
-    fits in block_size; past it, every step re-runs the cropped window (positions shift)."""
+WINDOWS = ("shift", "slide")
 
-    def __init__(self, model, use_cache: bool):
+
+class _Context:
+    """Feeds a growing sequence to the model through its window (see the module's docstring),
+    reusing cached keys and values until the window moves."""
+
+    def __init__(self, model, use_cache: bool, window: str = "shift", dtype: str = "auto"):
+        if window not in WINDOWS:
+            raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
         self.model = model
         self.block_size = model.config.block_size
-        self.use_cache = use_cache and isinstance(model, GPT)
+        self.step = 1 if window == "slide" else max(1, self.block_size // 2)
+        self.decoder = Decoder(model, dtype) if use_cache and isinstance(model, GPT) else None
+        self.start: int | None = None  # where the window begins in the sequence
         self.cache = KVCache()
 
     def last_logits(self, idx: torch.Tensor) -> torch.Tensor:
-        T = idx.size(1)
-        if not self.use_cache:
-            logits, _ = self.model(idx[:, -self.block_size:])
-            return logits[:, -1, :]
-        if self.block_size < T or self.cache.length >= T:  # cropped window or a restart: rebuild
+        n = idx.size(1)
+        if self.start is None:  # a prompt longer than the block: its last block_size tokens
+            self.start = max(0, n - self.block_size)
+        while n - self.start > self.block_size:
+            self.start += self.step
             self.cache = KVCache()
-        new = idx[:, max(self.cache.length, T - self.block_size):]
-        logits, _ = self.model(new, cache=self.cache)
-        return logits[:, -1, :]
+        if self.decoder is None:
+            return self.model(idx[:, self.start:])[0][:, -1, :]
+        return self.decoder(idx[:, self.start + self.cache.length:], self.cache)
 
 
 def _draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -61,12 +77,12 @@ def _draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tenso
 @torch.no_grad()
 def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
              top_k: int | None = None, generator: torch.Generator | None = None,
-             use_cache: bool = True) -> torch.Tensor:
+             use_cache: bool = True, window: str = "shift", dtype: str = "auto") -> torch.Tensor:
     """idx (B, T) -> (B, T + max_new_tokens), drawing each token from the model."""
     check_sampling(temperature, top_k, model.config.vocab_size)
     was_training = model.training
     model.eval()
-    ctx = _Context(model, use_cache)
+    ctx = _Context(model, use_cache, window, dtype)
     for _ in range(max_new_tokens):
         probs = next_token_probs(ctx.last_logits(idx), temperature, top_k)           # (B, V)
         nxt = _draw(probs, generator)                                                 # (B, 1)
@@ -91,13 +107,14 @@ def prompt_ids(tokenizer: CharTokenizer, prompt: str) -> list[int]:
 @torch.no_grad()
 def stream(model, tokenizer: CharTokenizer, prompt: str, max_new_tokens: int,
            temperature: float = 1.0, top_k: int | None = None,
-           generator: torch.Generator | None = None, use_cache: bool = True) -> Iterator[StreamStep]:
+           generator: torch.Generator | None = None, use_cache: bool = True,
+           window: str = "shift", dtype: str = "auto") -> Iterator[StreamStep]:
     """Yield the continuation of prompt one character at a time, with its distribution."""
     check_sampling(temperature, top_k, tokenizer.vocab_size)
     device = next(model.parameters()).device
     idx = torch.tensor([prompt_ids(tokenizer, prompt)], dtype=torch.long, device=device)
     model.eval()
-    ctx = _Context(model, use_cache)
+    ctx = _Context(model, use_cache, window, dtype)
     for i in range(max_new_tokens):
         probs = next_token_probs(ctx.last_logits(idx), temperature, top_k)
         nxt = _draw(probs, generator)
@@ -108,8 +125,8 @@ def stream(model, tokenizer: CharTokenizer, prompt: str, max_new_tokens: int,
 
 def sample_text(model, tokenizer: CharTokenizer, prompt: str, max_new_tokens: int,
                 temperature: float = 1.0, top_k: int | None = None, seed: int | None = None,
-                use_cache: bool = True) -> str:
+                use_cache: bool = True, window: str = "shift", dtype: str = "auto") -> str:
     """The prompt's continuation as text (without the prompt), reproducible from seed."""
     g = torch.Generator().manual_seed(seed) if seed is not None else None
     return "".join(s.char for s in stream(model, tokenizer, prompt, max_new_tokens,
-                                          temperature, top_k, g, use_cache))
+                                          temperature, top_k, g, use_cache, window, dtype))

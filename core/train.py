@@ -3,6 +3,7 @@ small typed events, a threading.Event stops it within one step, and a run folder
 its checkpoints (best-val and latest) and its metrics log."""
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -204,10 +205,16 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
                       best_step=best_step, train_loss=losses["train"], val_loss=losses["val"])
         if best:
             run.save(ck.BEST, model)
-        run.save(ck.LATEST, model, optimizer=optimizer.state_dict(), step=step, rng=gen.get_state())
+        run.save(ck.LATEST, model, optimizer=optimizer.state_dict(), step=step, rng=gen.get_state(),
+                 torch_rng=_torch_rng(device))
         run.emit(EvalEvent(step, losses["train"], losses["val"], cfg.lr_at(step), point["elapsed"], best))
         eval_time += time.perf_counter() - te
 
+    rng = contextlib.ExitStack()  # dropout draws from torch's global RNG: seeded by the run, saved with
+    rng.enter_context(torch.random.fork_rng(devices=_rng_devices(device)))  # it, the caller's left as it was
+    torch.manual_seed(cfg.seed + 2)
+    if resume and "torch_rng" in state.state:
+        _set_torch_rng(state.state["torch_rng"], device)
     try:
         if start_step == 0:
             evaluate_and_save(0)  # the loss at init: ~ln(vocab_size)
@@ -245,12 +252,15 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
             step = done
         if status == "stopped" and step != last.get("step"):
             run.save_meta(step=step)
-            run.save(ck.LATEST, model, optimizer=optimizer.state_dict(), step=step, rng=gen.get_state())
+            run.save(ck.LATEST, model, optimizer=optimizer.state_dict(), step=step, rng=gen.get_state(),
+                 torch_rng=_torch_rng(device))
     except TrainingDiverged as e:
         status, message = "failed", str(e)
         run.save_meta(status=status, message=message, pid=None)
         run.emit(EndEvent(step, status, None if best_step is None else best_val, time.perf_counter() - t0, message))
         raise
+    finally:
+        rng.close()
     elapsed = time.perf_counter() - t0
     if run_dir is not None and best_step is not None:
         run.meta["val_loss_full"] = _full_val_losses(run_dir, data, device)
@@ -258,6 +268,22 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
     run.emit(EndEvent(step, status, None if best_step is None else best_val, elapsed, message))
     return TrainResult(run_dir, status, step, None if best_step is None else best_val, best_step,
                        last.get("train_loss"), last.get("val_loss"), last.get("tokens_per_s"), elapsed, history)
+
+
+def _rng_devices(device: torch.device) -> list[int]:
+    return [device.index or 0] if device.type == "cuda" else []
+
+
+def _torch_rng(device: torch.device) -> torch.Tensor:
+    """The global RNG state dropout draws from on device (CPU, or the CUDA device)."""
+    return torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
+
+
+def _set_torch_rng(state: torch.Tensor, device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state, device)
+    else:
+        torch.set_rng_state(state)
 
 
 def _full_val_losses(run_dir: Path, data: TrainingData, device: torch.device) -> dict[str, float]:

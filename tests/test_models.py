@@ -126,11 +126,12 @@ def test_bigram_loss_at_init_is_exactly_ln_vocab():
     assert loss.item() == pytest.approx(math.log(vocab), abs=1e-5)
 
 
-@pytest.mark.parametrize("model_type", ["gpt", "bigram"])
-def test_overfits_one_batch(model_type):
+@pytest.mark.parametrize("model_type,dropout", [("gpt", 0.0), ("gpt", 0.1), ("bigram", 0.0)])
+def test_overfits_one_batch(model_type, dropout):
+    """With dropout, training on the CPU goes through core.dropout (cheap masks, its attention)."""
     torch.manual_seed(0)
     if model_type == "gpt":
-        model = build_model(tiny_gpt(V, n_layer=1))
+        model = build_model(tiny_gpt(V, n_layer=1, dropout=dropout))
         lr = 1e-2
     else:
         model = build_model(ModelConfig(model_type="bigram", vocab_size=V, block_size=16))
@@ -150,6 +151,10 @@ def test_overfits_one_batch(model_type):
         opt.step()
     assert first.item() == pytest.approx(math.log(V), abs=0.2)
     assert loss.item() < first.item() / 2, f"{first.item():.3f} -> {loss.item():.3f}"
+    if dropout:  # training forwards are random; evaluation is deterministic
+        assert not torch.equal(model(x)[0], model(x)[0])
+        model.eval()
+        assert torch.equal(model(x)[0], model(x)[0])
 
 
 @pytest.mark.parametrize("cfg", [

@@ -1,5 +1,6 @@
 """Sampling: the KV cache gives exactly the tokens of the uncached path (inside the block and
-far past it), top-k=1 is greedy, streaming, argument checks and seeds, for GPT and bigram."""
+far past it, for both windows), top-k=1 is greedy, streaming, argument checks and seeds, for GPT
+and bigram."""
 from __future__ import annotations
 
 import pytest
@@ -8,7 +9,8 @@ from helpers import OBAMA, one_thread, speaker_data, spread_weights, tiny_gpt  #
 
 from core.bigram import BigramLM
 from core.config import ModelConfig
-from core.gpt import GPT, KVCache
+from core.decoder import Decoder, KVCache
+from core.gpt import GPT
 from core.models import build_model
 from core.sampling import check_sampling, generate, next_token_probs, sample_text, stream
 from core.tokenizer import CharTokenizer
@@ -42,12 +44,13 @@ def prompt(tok, text: str = "The ", batch: int = 1) -> torch.Tensor:
     return torch.tensor([tok.encode(text)] * batch)
 
 
+@pytest.mark.parametrize("window", ["shift", "slide"])
 @pytest.mark.parametrize("n_new", [BLOCK - 4, 5 * BLOCK], ids=["within-block", "past-block"])
 @pytest.mark.parametrize("temperature, top_k", [(1.0, None), (0.7, None), (1.3, 5)])
-def test_kv_cache_gives_the_same_tokens_as_no_cache(model, tok, n_new, temperature, top_k):
+def test_kv_cache_gives_the_same_tokens_as_no_cache(model, tok, n_new, temperature, top_k, window):
     idx = prompt(tok, "The ", batch=2)
-    cached = generate(model, idx, n_new, temperature, top_k, generator=g(11), use_cache=True)
-    plain = generate(model, idx, n_new, temperature, top_k, generator=g(11), use_cache=False)
+    cached = generate(model, idx, n_new, temperature, top_k, generator=g(11), use_cache=True, window=window)
+    plain = generate(model, idx, n_new, temperature, top_k, generator=g(11), use_cache=False, window=window)
     assert cached.shape == plain.shape == (2, 4 + n_new)
     assert torch.equal(cached[:, :4], idx)
     assert cached.tolist() == plain.tolist()
@@ -55,60 +58,92 @@ def test_kv_cache_gives_the_same_tokens_as_no_cache(model, tok, n_new, temperatu
     assert not torch.equal(other, cached), "a different seed should give different tokens"
 
 
-def test_the_cache_is_really_used_inside_the_block(model, tok):
-    """The equality above would hold trivially if use_cache silently re-ran the whole context."""
-    lengths = []
-    handle = model.register_forward_pre_hook(lambda mod, args: lengths.append(args[0].shape[1]))
-    try:
-        generate(model, prompt(tok, "The "), 20, generator=g(0), use_cache=True)
-    finally:
-        handle.remove()
-    # prefill the 4 prompt tokens, then one token per step until the context passes the block,
-    # then the cropped window of BLOCK tokens each step
-    assert lengths == [4] + [1] * (BLOCK - 4) + [BLOCK] * (20 - (BLOCK - 4) - 1)
+@pytest.mark.parametrize("window", ["shift", "slide"])
+def test_the_cache_is_really_used_and_rebuilt_when_the_window_moves(model, tok, window, monkeypatch):
+    """The equality above would hold trivially if use_cache silently re-ran the whole context.
+    What counts is how many tokens the Decoder is fed at each step."""
+    lengths, call = [], Decoder.__call__
+
+    def counted(self, idx, cache):
+        lengths.append(idx.shape[1])
+        return call(self, idx, cache)
+    monkeypatch.setattr(Decoder, "__call__", counted)
+    generate(model, prompt(tok, "The "), 3 * BLOCK, generator=g(0), use_cache=True, window=window)
+    # prefill the 4 prompt tokens, then one token per step until the context passes the block;
+    filling = [4] + [1] * (BLOCK - 4)
+    if window == "slide":  # then the last BLOCK tokens, re-run whole at every step
+        assert lengths == filling + [BLOCK] * (3 * BLOCK - len(filling))
+    else:  # then, each time the context is full, its newer half + 1 is re-run and cached again
+        half, rest = BLOCK // 2, 3 * BLOCK - len(filling)
+        assert lengths == filling + (([BLOCK - half + 1] + [1] * (half - 1)) * rest)[:rest]
 
 
-def test_cached_forward_in_chunks_equals_one_full_forward(model):
-    """Feeding the tokens in pieces through a KVCache (several new tokens at once included, which
-    needs the offset causal mask) gives the logits of one pass over the whole sequence."""
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_decoder_in_chunks_gives_the_logits_of_one_full_forward(model, dtype):
+    """Feeding the tokens to the Decoder in pieces (several new tokens at once included, which
+    needs the offset causal mask; then one at a time) gives, after each piece, the logits of one
+    GPT.forward over the whole sequence at that position. In bf16 (on this CPU: packed weights
+    for oneDNN) to bf16's precision."""
     idx = torch.randint(model.config.vocab_size, (2, BLOCK), generator=g(9))
+    decoder = Decoder(model, dtype)
+    assert decoder.dtype == getattr(torch, dtype)
     with torch.no_grad():
         full, _ = model(idx)
-        cache, pieces = KVCache(), []
-        for a, b in ((0, 5), (5, 9), (9, 10), (10, BLOCK)):
-            logits, _ = model(idx[:, a:b], cache=cache)
-            pieces.append(logits)
-            assert cache.length == b
-    assert torch.allclose(torch.cat(pieces, dim=1), full, atol=1e-5)
+    cache = KVCache()
+    for a, b in ((0, 5), (5, 9), (9, 10), *((t, t + 1) for t in range(10, BLOCK))):
+        logits = decoder(idx[:, a:b], cache)
+        assert cache.length == b and logits.shape == (2, model.config.vocab_size)
+        tol = {"atol": 1e-5, "rtol": 1e-5} if dtype == "float32" else {"atol": 0.15, "rtol": 0.05}
+        torch.testing.assert_close(logits, full[:, b - 1], **tol)
+    with pytest.raises(AssertionError, match="block size"):
+        decoder(idx[:, :1], cache)  # the cache is full
+    assert next(model.parameters()).dtype == torch.float32  # the model itself is untouched
 
 
-def test_a_prompt_longer_than_the_block_is_cropped(model, tok):
+@pytest.mark.parametrize("window", ["shift", "slide"])
+def test_a_prompt_longer_than_the_block_is_cropped(model, tok, window):
     long = prompt(tok, "Madam Speaker, Madam Vice President, our First Lady")
     assert long.shape[1] > BLOCK
-    a = generate(model, long, 10, generator=g(0), use_cache=True)
-    assert a.tolist() == generate(model, long, 10, generator=g(0), use_cache=False).tolist()
+    a = generate(model, long, 3 * BLOCK, generator=g(0), use_cache=True, window=window)
+    assert a.tolist() == generate(model, long, 3 * BLOCK, generator=g(0), use_cache=False, window=window).tolist()
     # the model only ever sees the last BLOCK characters: the cropped prompt gives the same text
-    assert a[:, -10:].tolist() == generate(model, long[:, -BLOCK:], 10, generator=g(0))[:, -10:].tolist()
+    cropped = generate(model, long[:, -BLOCK:], 3 * BLOCK, generator=g(0), window=window)
+    assert a[:, -3 * BLOCK:].tolist() == cropped[:, -3 * BLOCK:].tolist()
 
 
-def greedy(model, idx: torch.Tensor, n: int) -> torch.Tensor:
-    """Argmax decoding, written out: crop to the block, take the last position's argmax."""
+def greedy(model, idx: torch.Tensor, n: int, window: str) -> torch.Tensor:
+    """Argmax decoding, written out: the last position's argmax, the context cropped to the block
+    at every step ("slide"), or, when it outgrows the block, to its newer half ("shift")."""
+    block, start = model.config.block_size, max(0, idx.size(1) - model.config.block_size)
     for _ in range(n):
-        logits, _ = model(idx[:, -model.config.block_size:])
+        if idx.size(1) - start > block:
+            start = idx.size(1) - block if window == "slide" else start + block // 2
+        logits, _ = model(idx[:, start:])
         idx = torch.cat((idx, logits[:, -1].argmax(-1, keepdim=True)), dim=1)
     return idx
 
 
+@pytest.mark.parametrize("window", ["shift", "slide"])
 @pytest.mark.parametrize("use_cache", [True, False])
-def test_top_k_1_is_greedy(model, tok, use_cache):
+def test_top_k_1_is_greedy(model, tok, use_cache, window):
     idx = prompt(tok, "We the people", batch=2)
     with torch.no_grad():
-        expected = greedy(model, idx, 40)
+        expected = greedy(model, idx, 40, window)
     for seed in (0, 1):
-        got = generate(model, idx, 40, temperature=1.0, top_k=1, generator=g(seed), use_cache=use_cache)
+        got = generate(model, idx, 40, top_k=1, generator=g(seed), use_cache=use_cache, window=window)
         assert got.tolist() == expected.tolist()
-    hot = generate(model, idx, 40, temperature=5.0, top_k=1, generator=g(2), use_cache=use_cache)
+    hot = generate(model, idx, 40, temperature=5.0, top_k=1, generator=g(2), use_cache=use_cache, window=window)
     assert hot.tolist() == expected.tolist(), "temperature does not change the argmax"
+
+
+def test_the_two_windows_differ_past_the_block_only(model, tok):
+    idx = prompt(tok, "We the people", batch=1)
+    shift = generate(model, idx, 3 * BLOCK, generator=g(3), window="shift")
+    slide = generate(model, idx, 3 * BLOCK, generator=g(3), window="slide")
+    assert torch.equal(shift[:, :BLOCK + 1], slide[:, :BLOCK + 1])  # the same until the block is full
+    assert not torch.equal(shift, slide)
+    with pytest.raises(ValueError, match="window"):
+        generate(model, idx, 2, window="rolling")
 
 
 def test_next_token_probs_applies_temperature_and_top_k():
@@ -183,7 +218,7 @@ def test_bigram_samples_too(bigram, tok):
     idx = prompt(tok, "The ", batch=2)
     cached = generate(bigram, idx, 40, generator=g(4), use_cache=True)
     assert cached.tolist() == generate(bigram, idx, 40, generator=g(4), use_cache=False).tolist()
-    assert greedy(bigram, idx, 20).tolist() == generate(bigram, idx, 20, top_k=1, generator=g(0)).tolist()
+    assert greedy(bigram, idx, 20, "shift").tolist() == generate(bigram, idx, 20, top_k=1, generator=g(0)).tolist()
     text = sample_text(bigram, tok, "The ", 50, seed=1)
     assert len(text) == 50 and text == sample_text(bigram, tok, "The ", 50, seed=1)
     assert text != sample_text(bigram, tok, "The ", 50, seed=2)

@@ -171,10 +171,11 @@ def test_resume_can_extend_a_finished_run(finished, tmp_path):
     assert ck.read_checkpoint(run_dir / ck.LATEST).state["step"] == 25
 
 
-@pytest.mark.parametrize("eval_interval", [5, 4])  # N/2 on an eval step, and between two
-def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(data, cfg, tmp_path, eval_interval):
+@pytest.mark.parametrize("eval_interval,dropout", [(5, 0.0), (4, 0.0), (4, 0.2)])  # N/2 on an eval step or not
+def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(data, cfg, tmp_path, eval_interval, dropout):
     """The strong oracle: stop at N/2, resume, and end with exactly the weights of one N-step run
-    with the same seed (float32 on CPU, dropout 0)."""
+    with the same seed (float32 on CPU; with dropout, its RNG is saved in latest.pt and restored)."""
+    cfg = replace(cfg, dropout=dropout)
     N = 20
     tc = tiny_train(max_iters=N, eval_interval=eval_interval, log_interval=1, seed=123)
     straight = train(data, cfg, tc, tmp_path / "straight")
@@ -195,10 +196,13 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(data, cfg, tmp_
 
 def test_same_seed_same_run_different_seed_different_run(data, cfg, tmp_path):
     """A run is reproducible from its TrainConfig.seed alone (the weights' initialisation too)."""
+    cfg = replace(cfg, dropout=0.1)  # dropout's draws follow the run's seed too
     torch.manual_seed(0)
     train(data, cfg, tiny_train(max_iters=3, seed=5), tmp_path / "a")
-    torch.manual_seed(99)  # whatever the caller's global RNG holds
+    torch.manual_seed(99)  # whatever the caller's global RNG holds, and the run leaves it as it was
+    before = torch.get_rng_state()
     train(data, cfg, tiny_train(max_iters=3, seed=5), tmp_path / "b")
+    assert torch.equal(torch.get_rng_state(), before)
     train(data, cfg, tiny_train(max_iters=3, seed=6), tmp_path / "c")
     a, b, c = (weights(tmp_path / n) for n in "abc")
     assert all(torch.equal(a[k], b[k]) for k in a)
