@@ -23,7 +23,7 @@ $(DEV_STAMP): requirements-dev.txt $(APP_STAMP)
 
 ## make run: create .venv, install, start the app on http://localhost:$(PORT)
 run: $(APP_STAMP)
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(PY) -m ui.serve --server.port $(PORT)
 
 ## browser-deps: Debian's chromium for the browser tests (never `playwright install`)
 browser-deps:

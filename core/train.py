@@ -73,6 +73,7 @@ class TrainResult:
     tokens_per_s: float | None
     elapsed: float
     history: list[dict] = field(default_factory=list)
+    model: torch.nn.Module | None = None  # the trained model as the run ended (its latest weights)
 
 
 def _now() -> str:
@@ -80,11 +81,12 @@ def _now() -> str:
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices only; fused kernels on CUDA, foreach elsewhere."""
+    """AdamW with weight decay on matrices only; the fused kernel on CUDA and CPU (measured on CPU:
+    4.7 vs 14.9 ms a step at the lecture size with foreach), foreach elsewhere."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    fast = {"fused": True} if device.type == "cuda" else {"foreach": True}
+    fast = {"fused": True} if device.type in ("cuda", "cpu") else {"foreach": True}
     return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), **fast)
 
 
@@ -267,7 +269,8 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
     run.save_meta(status=status, message=message, pid=None, tokens_per_s=last.get("tokens_per_s"))
     run.emit(EndEvent(step, status, None if best_step is None else best_val, elapsed, message))
     return TrainResult(run_dir, status, step, None if best_step is None else best_val, best_step,
-                       last.get("train_loss"), last.get("val_loss"), last.get("tokens_per_s"), elapsed, history)
+                       last.get("train_loss"), last.get("val_loss"), last.get("tokens_per_s"), elapsed, history,
+                       model)
 
 
 def _rng_devices(device: torch.device) -> list[int]:

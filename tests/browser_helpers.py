@@ -36,12 +36,17 @@ def wait_idle(page, timeout=60_000):
     page.wait_for_timeout(300)
 
 
+def nav_link(page, title: str):
+    """A page's link in the sidebar's navigation (Home has links to the pages too)."""
+    return page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=title)
+
+
 def open_attention(page, url: str | None = None) -> None:
     """Go to the Attention page (by URL, or through the sidebar link) and wait for its heatmaps."""
     if url:
         page.goto(f"{url}/attention")
     else:
-        page.get_by_role("link", name="6. Attention").click()
+        nav_link(page, "6. Attention").click()
     page.wait_for_selector("h1:has-text('Self-attention')", timeout=60_000)
     wait_idle(page)
     page.wait_for_function(f"() => ({SOFTMAX_T})() > 0 && ({MOSAIC_T})() > 0", timeout=60_000)

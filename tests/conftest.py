@@ -45,11 +45,12 @@ def _free_port() -> int:
 
 
 def start_server(tmp_root: Path, extra_env: dict | None = None):
-    """Start `streamlit run app.py` on a free port with its own checkpoints folder."""
+    """Start the app (`python -m ui.serve`: `streamlit run app.py` with the engine preloaded) on a
+    free port with its own checkpoints folder."""
     port = _free_port()
     env = {**os.environ, "PODIUM_CHECKPOINTS": str(tmp_root), **(extra_env or {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "ui.serve", "--server.headless", "true",  # as `make run` starts it
          "--server.address", "127.0.0.1", "--server.port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
