@@ -15,15 +15,16 @@ import torch
 
 from core import checkpoints as ck
 from core.config import PRESETS, ConfigError, preset
-from core.corpus import DATA_DIR, SpeakerError, list_speakers, load_speaker
+from core.corpus import SpeakerError, data_root, list_speakers, load_speaker
 from core.dataset import prepare
 from core.device import describe, pick_device, resolve_dtype
 from core.evaluate import evaluate_run
 from core.sampling import WINDOWS, sample_text
 from core.tokenizer import UnknownCharError
-from core.train import EndEvent, EvalEvent, StepEvent, TrainingDiverged, resume, train
+from core.train import EndEvent, EvalEvent, SaveFailed, StepEvent, TrainingDiverged, resume, train
 
-USER_ERRORS = (ConfigError, SpeakerError, ck.CheckpointError, UnknownCharError, TrainingDiverged, ValueError)
+USER_ERRORS = (ConfigError, SpeakerError, ck.CheckpointError, UnknownCharError, TrainingDiverged, SaveFailed,
+               ValueError)
 
 
 def _out(args, obj, text: str) -> None:
@@ -70,8 +71,18 @@ class ProgressBar:
             print(file=sys.stderr)
 
 
+def lower_priority() -> None:
+    """Run this process (and the threads it starts) only when the CPU is otherwise idle."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux
+        os.nice(19)
+
+
 def cmd_train(args) -> None:
-    if args.nice:
+    if args.background:
+        lower_priority()
+    elif args.nice:
         os.nice(args.nice)  # lower this process's CPU priority (never raise it)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):  # stop cleanly: finish the step, save latest.pt
@@ -159,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
     common.add_argument("--out", default=str(ck.default_root()),
                         help="folder of runs (default: checkpoints/, or $PODIUM_CHECKPOINTS)")
-    common.add_argument("--data-dir", default=str(DATA_DIR), help="folder of .txt speakers (default: data/)")
+    common.add_argument("--data-dir", default=str(data_root()),
+                        help="folder of .txt speakers (default: data/, or $PODIUM_DATA)")
     common.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, mps")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -181,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument(flag, type=typ)
     t.add_argument("--dtype", choices=["auto", "float32", "bfloat16"])
     t.add_argument("--compile", action="store_true", help="torch.compile the model")
+    t.add_argument("--background", action="store_true",
+                   help="train only on CPU time nothing else wants (Linux SCHED_IDLE; elsewhere nice 19): "
+                        "how the app starts its runs, so its pages stay live")
     t.add_argument("--nice", type=int, default=0, choices=range(0, 20), metavar="0-19",
                    help="lower this run's CPU priority so an app on the same machine stays responsive")
     t.set_defaults(func=cmd_train)

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from core.checkpoints import LoadedModel, RunInfo
-from core.corpus import DATA_DIR, load_speaker
+from core.corpus import load_speaker
 from core.evaluate import per_char_loss, sequence_loss
 from core.sampling import check_sampling, stream
 from core.tokenizer import CharTokenizer, UnknownCharError
@@ -66,7 +66,7 @@ def _argmin(values: Sequence[float]) -> int | None:
 
 
 def loss_matrix(models: Mapping[str, LoadedModel], speakers: Sequence[str],
-                data_dir: Path = DATA_DIR) -> LossMatrix:
+                data_dir: Path | None = None) -> LossMatrix:
     """Each model's loss on each speaker's val split: the same computation as
     core.evaluate.evaluate_run (the model's cleaning setting, its tokenizer, sequence_loss)."""
     texts: dict[tuple[str, bool], str] = {}

@@ -115,6 +115,17 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+def training_bytes(model: ModelConfig, train: TrainConfig) -> int:
+    """Roughly the memory a training run needs, erring high: fp32 weights, gradients and AdamW's
+    two moments (16 bytes a parameter), and the activations kept for the backward pass (per layer
+    and token ~16 C values, plus, with dropout on the attention weights, two T-long rows of them
+    per head: without dropout flash attention never holds the T x T weights; the logits 3 times)."""
+    B, T, C, L, V = train.batch_size, model.block_size, model.n_embd, model.n_layer, model.vocab_size
+    weights_rows = 2 * model.n_head * T if model.dropout > 0 else 0
+    per_token = 3 * V if model.model_type == "bigram" else L * (16 * C + weights_rows) + 3 * V
+    return int(1.2 * (16 * model.n_params() + 4 * B * T * per_token))
+
+
 @dataclass(frozen=True)
 class Preset:
     name: str

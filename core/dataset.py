@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from core.corpus import DATA_DIR, DEFAULT_SPEAKERS, Speaker, SpeakerError, load_speaker
+from core.corpus import DEFAULT_SPEAKERS, Speaker, SpeakerError, load_speaker
 from core.tokenizer import CharTokenizer
 
 
@@ -40,7 +40,7 @@ def encode_speaker(speaker: Speaker, tokenizer: CharTokenizer) -> SpeakerData:
 
 
 def prepare(names: list[str] | tuple[str, ...], clean: bool = True,
-            vocab_speakers: tuple[str, ...] = DEFAULT_SPEAKERS, data_dir: Path = DATA_DIR,
+            vocab_speakers: tuple[str, ...] = DEFAULT_SPEAKERS, data_dir: Path | None = None,
             tokenizer: CharTokenizer | None = None) -> TrainingData:
     """Load the training speakers; build the vocabulary over them and vocab_speakers (so the
     default three always share one), unless a tokenizer is given (e.g. to resume a run)."""

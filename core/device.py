@@ -53,6 +53,20 @@ def resolve_dtype(device: torch.device, requested: str = "auto") -> torch.dtype:
     return torch.float32
 
 
+def available_bytes(device: torch.device) -> int | None:
+    """Memory a new job can use now: free GPU memory, or the system's MemAvailable; None if unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 BF16_SAMPLING_BYTES = 16 * 2**20  # fp32 weights past this outgrow a CPU's caches
 
 

@@ -9,7 +9,7 @@ import torch
 from torch.nn import functional as F
 
 from core.checkpoints import CHECKPOINTS_DIR, load_model
-from core.corpus import DATA_DIR, load_speaker
+from core.corpus import load_speaker
 from core.tokenizer import CharTokenizer
 
 
@@ -54,7 +54,7 @@ def per_char_loss(model, tokenizer: CharTokenizer, text: str) -> torch.Tensor:
 
 
 def evaluate_run(run: str | Path, speaker: str, clean: bool | None = None,
-                 root: Path = CHECKPOINTS_DIR, data_dir: Path = DATA_DIR, device: str = "cpu") -> dict:
+                 root: Path = CHECKPOINTS_DIR, data_dir: Path | None = None, device: str = "cpu") -> dict:
     """The loss of a run's best weights on a speaker's val split."""
     loaded = load_model(run, device=device, root=root)
     clean = loaded.meta.get("clean", True) if clean is None else clean

@@ -15,17 +15,19 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from core import checkpoints as ck
 from core.config import ConfigError, ModelConfig, TrainConfig, preset
 from core.dataset import prepare
+from core.device import pick_device
+from core.train import check_memory
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 LAUNCH, LOG = "launch.json", "train.log"
 MAX_CONCURRENT = 3
-NICE = 10  # background runs yield the CPU to the app: its sliders stay live while they train
+PRIORITY = ["--background"]  # runs train on CPU time the app does not want: its pages stay live
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,11 @@ def validate(request: RunRequest) -> tuple[ModelConfig, TrainConfig]:
     model_cfg, train_cfg = preset(request.preset, data.tokenizer.vocab_size, **dict(request.overrides))
     if train_cfg.device not in ("auto", "cpu") and not train_cfg.device.startswith(("cuda", "mps")):
         raise ConfigError(f"unknown device {train_cfg.device!r}")
+    try:
+        device = pick_device(train_cfg.device)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    check_memory(model_cfg, train_cfg, device)
     short = [s.speaker.name for s in data.speakers if len(s.val) <= model_cfg.block_size]
     if short:
         raise ConfigError(f"block size {model_cfg.block_size} is longer than the val text of {', '.join(short)} "
@@ -90,6 +97,7 @@ class RunStatus:
     key: str | None
     pid: int | None
     meta: dict = field(repr=False, default_factory=dict)
+    started_now: bool = False   # start() spawned it (False: it returned the run already training)
 
     @property
     def active(self) -> bool:
@@ -170,7 +178,7 @@ def _spawn(argv: list[str], run_dir: Path) -> int:
     threads = max(1, (os.cpu_count() or 1) // (active + 1))  # runs side by side share the cores
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     with open(run_dir / LOG, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "core", *argv, "--nice", str(NICE)], cwd=ROOT_DIR, stdout=log,
+        proc = subprocess.Popen([sys.executable, "-m", "core", *argv, *PRIORITY], cwd=ROOT_DIR, stdout=log,
                                 env=env, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     return proc.pid
 
@@ -227,7 +235,7 @@ def start(request: RunRequest, root: Path, name: str | None = None) -> RunStatus
         ck.write_json(run_dir / LAUNCH, launch)
         launch["pid"] = _spawn(argv, run_dir)
         ck.write_json(run_dir / LAUNCH, launch)
-        return status(run_dir)
+        return replace(status(run_dir), started_now=True)
     finally:
         os.close(fd)
         lock.unlink(missing_ok=True)

@@ -16,9 +16,9 @@ import torch
 
 from core import checkpoints as ck
 from core.batching import get_batch
-from core.config import ModelConfig, TrainConfig
+from core.config import ConfigError, ModelConfig, TrainConfig, training_bytes
 from core.dataset import TrainingData, prepare
-from core.device import autocast, enable_fast_math, pick_device, resolve_dtype
+from core.device import autocast, available_bytes, enable_fast_math, pick_device, resolve_dtype
 from core.models import build_model
 
 
@@ -59,6 +59,21 @@ Callback = Callable[[Event], None]
 
 class TrainingDiverged(RuntimeError):
     """The loss stopped being a finite number; the checkpoints written before it are kept."""
+
+
+class SaveFailed(RuntimeError):
+    """A checkpoint or the run's metadata could not be written (disk full, no permission); the
+    files written before are kept (every write goes to a temp file first)."""
+
+
+def check_memory(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device) -> None:
+    """Refuse, before allocating anything, a run whose estimated memory exceeds what is available."""
+    need, have = training_bytes(model_cfg, cfg), available_bytes(device)
+    if have is not None and need > have:
+        raise ConfigError(f"this run would need about {need / 2**30:.1f} GB of memory ({model_cfg.n_params():,} "
+                          f"parameters, batch {cfg.batch_size} x block {model_cfg.block_size}) and "
+                          f"{'the GPU' if device.type == 'cuda' else 'this machine'} has {have / 2**30:.1f} GB "
+                          "available: lower n_embd, n_layer, batch_size or block_size")
 
 
 @dataclass
@@ -119,18 +134,29 @@ class _Run:
 
     def emit(self, event: Event) -> None:
         if self.dir is not None:
-            ck.append_metrics(self.dir, asdict(event))
+            with self._writing(ck.METRICS):
+                ck.append_metrics(self.dir, asdict(event))
         for cb in self.callbacks:
             cb(event)
 
     def save_meta(self, **updates) -> None:
         self.meta.update(updates, updated=_now())
         if self.dir is not None:
-            ck.write_json(self.dir / ck.META, self.meta)
+            with self._writing(ck.META):
+                ck.write_json(self.dir / ck.META, self.meta)
 
     def save(self, name: str, model, **extra) -> None:
         if self.dir is not None:
-            ck.save_checkpoint(self.dir / name, model, self.meta, **extra)
+            with self._writing(name):
+                ck.save_checkpoint(self.dir / name, model, self.meta, **extra)
+
+    @contextlib.contextmanager
+    def _writing(self, name: str):
+        try:
+            yield
+        except OSError as e:
+            raise SaveFailed(f"could not write {name} in {self.dir}: {e.strerror or e}; the run stops here "
+                             "and the files it saved before are kept") from e
 
 
 def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir: Path | None = None, *,
@@ -146,6 +172,7 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
                          f"context of {model_cfg.block_size}: each split needs more than "
                          f"{model_cfg.block_size} characters")
     device = pick_device(cfg.device)
+    check_memory(model_cfg, cfg, device)
     dtype = resolve_dtype(device, cfg.dtype)
     enable_fast_math(device)
     model = build_model(model_cfg, seed=cfg.seed).to(device)  # initial weights follow the run's seed
@@ -180,6 +207,8 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
     run = _Run(run_dir, meta, callbacks)
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
+        for stale in run_dir.glob(".*.tmp"):  # a write cut short by a kill: the file it was replacing is whole
+            stale.unlink(missing_ok=True)
     run.save_meta()
 
     fwd = torch.compile(model) if cfg.compile else model
@@ -256,10 +285,12 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
             run.save_meta(step=step)
             run.save(ck.LATEST, model, optimizer=optimizer.state_dict(), step=step, rng=gen.get_state(),
                  torch_rng=_torch_rng(device))
-    except TrainingDiverged as e:
+    except (TrainingDiverged, SaveFailed) as e:
         status, message = "failed", str(e)
-        run.save_meta(status=status, message=message, pid=None)
-        run.emit(EndEvent(step, status, None if best_step is None else best_val, time.perf_counter() - t0, message))
+        with contextlib.suppress(SaveFailed):  # the disk may still refuse: the exception says it all
+            run.save_meta(status=status, message=message, pid=None)
+            run.emit(EndEvent(step, status, None if best_step is None else best_val, time.perf_counter() - t0,
+                              message))
         raise
     finally:
         rng.close()

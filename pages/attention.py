@@ -31,8 +31,8 @@ def _explore(loaded, text: str, causal: bool) -> None:
     if view.cropped:
         st.warning(f"T = {T} is more than block_size = {view.block_size}: the position-embedding table has "
                    f"rows 0..{view.block_size - 1} only, so there is no embedding for position {view.block_size} "
-                   f"or later. As in generation, the context is cropped to its last {view.block_size} characters "
-                   f"(the first {view.cropped} are dropped).")
+                   f"or later. As the lecture's generate() does, the context is cropped to its last "
+                   f"{view.block_size} characters (the first {view.cropped} are dropped).")
     labels = view.labels
     L, H = view.weights.shape[0], view.weights.shape[1]
 

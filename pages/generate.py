@@ -47,7 +47,9 @@ bigram_runs = {s: r for s, r in speaker_runs(state.runs("bigram"), speakers, "bi
 c1, c2, c3, c4 = st.columns([4, 2, 2, 2])
 prompt = c1.text_input("Prompt", value="My fellow Americans, ", key="generate_prompt", max_chars=500,
                        help="Empty: start from a newline (id 0), as the lecture does")
-length = c2.number_input("New characters", 1, 2000, 300, step=50, key="generate_length")
+length = c2.number_input("New characters", 1, 2000, 300, step=50, key="generate_length",
+                         help="Past block_size characters, each model keeps the newer half of its context and "
+                              "goes on (core.sampling's 'shift' window; the lecture crops at every character)")
 temperature = c3.number_input("Temperature", min_value=0.0, max_value=5.0, value=1.0, step=0.1,
                               key="generate_temperature", help="Must be above 0; 1 = the model's own distribution")
 top_k = c4.number_input("Top-k (0 = off)", min_value=0, value=0, step=1, key="generate_top_k",

@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.corpus import MAX_TEXT_BYTES, MIN_TEXT_CHARS, SpeakerError, add_user_text
 from core.tokenizer import visible
 from ui import state
 
@@ -25,6 +26,33 @@ st.markdown(
     "speaker's text trains the model, the last 10% checks whether it generalises.")
 if state.cleaning():
     st.caption("Stage notes such as [Applause] are dropped (toggle in the sidebar).")
+
+UPLOAD, UPLOADED = "speeches_upload", "speeches_upload_result"
+
+
+def add_uploaded_text() -> None:
+    """The uploader's callback: keep the file as a speaker of its own and choose it (once)."""
+    f = st.session_state.get(UPLOAD)
+    if f is None:
+        return
+    try:
+        name = add_user_text(f.getvalue(), f.name)
+    except SpeakerError as e:
+        st.session_state[UPLOADED] = ("error", str(e))
+        return
+    state.speaker_names.clear()
+    st.session_state[state.SPEAKERS] = [*state.chosen_speakers(), name]
+    st.session_state[UPLOADED] = ("success", f"Added **{name}**: it is now in the sidebar's speakers, and chosen.")
+
+
+with st.expander("Add a speaker of your own: a UTF-8 .txt file", icon=":material/upload_file:",
+                 expanded=UPLOADED in st.session_state):
+    st.file_uploader("Text file (its name becomes the speaker's name)", type=["txt"], key=UPLOAD,
+                     on_change=add_uploaded_text,
+                     help=f"UTF-8 text, {MIN_TEXT_CHARS} characters to {MAX_TEXT_BYTES // 2**20} MB; kept in data/")
+    if UPLOADED in st.session_state:
+        kind, message = st.session_state[UPLOADED]
+        (st.error if kind == "error" else st.success)(message)
 
 speakers = []
 with state.friendly_errors():

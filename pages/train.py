@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +26,9 @@ from ui import charts, state
 state.require_frame()
 
 WATCHED = "train_watched"        # run names on the chart (not a widget key: survives page switches)
+WATCH_PARAM = "watch"            # the same names in the URL: survives a reload
+POLL = "2s"                      # how often a page with runs training redraws their progress
+CHART_POLL = "4s"                # ... and their loss curves and attention
 SELECTED = "train_selected_run"  # the run the history panel acts on (idem)
 ATT_RUN = "train_attention_run"  # the run whose attention is shown, once the learner picks one (idem)
 START_MSG = "train_start_messages"
@@ -101,16 +105,23 @@ def start_runs() -> None:
             msgs.append(("error", f"{', '.join(r.speakers)}: {e}"))
             continue
         names.append(s.name)
-        if r.key() in active:
+        if not s.started_now:  # already training (here, or pressed at the same moment in another tab)
             msgs.append(("info", f"**{s.name}** is already training these settings: it was not started twice."))
         else:
             msgs.append(("success", f"Started **{s.name}** ({', '.join(r.speakers)}) in the background."))
     if names:
-        st.session_state[WATCHED] = names
+        watch(names)
         st.session_state["train_chart_runs"] = names
         st.session_state[SELECTED] = names[0]
         for key in ("train_selected", ATT_RUN):
             st.session_state.pop(key, None)
+
+
+def watch(names: list[str]) -> None:
+    """This session follows these runs; the URL keeps them (?watch=...), so a reload re-attaches
+    while another tab or visitor, without them in its URL, sees only its own."""
+    st.session_state[WATCHED] = list(names)
+    st.query_params[WATCH_PARAM] = ",".join(names)
 
 
 def say(level: str, text: str) -> None:
@@ -137,7 +148,7 @@ def resume_run(name: str, until_key: str) -> None:
     say("success", f"Resumed **{name}** from its latest checkpoint (step {s.step:,}).")
     watched = st.session_state.get(WATCHED) or []
     if name not in watched:
-        st.session_state[WATCHED] = [name, *watched]
+        watch([name, *watched])
         st.session_state.pop("train_chart_runs", None)
 
 
@@ -163,6 +174,14 @@ def checkpoint_model(path: str, mtime: float) -> ck.LoadedModel:
     """A run's newest weights, cached until the file changes (the trainer replaces it atomically)."""
     p = Path(path)
     return ck.load_model(p.parent, which="latest" if p.name == ck.LATEST else "best", device="cpu")
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def probe_attention(path: str, mtime: float, text: str):
+    """The probe text's attention under one checkpoint file: computed again only when the trainer
+    replaces the file (a page polling a run does not redo it every time)."""
+    loaded = checkpoint_model(path, mtime)
+    return attention_view(loaded.model, loaded.tokenizer, text, min(len(text), loaded.config.block_size))
 
 
 def newest_weights(run_dir: Path) -> Path | None:
@@ -272,28 +291,47 @@ show(st.session_state.get(START_MSG, []))
 # --- the runs, live -------------------------------------------------------------------------------
 root = state.runs_root()
 statuses = runs.list_runs(root)
-if WATCHED not in st.session_state:  # a new session (or a reload): re-attach to what is training
-    st.session_state[WATCHED] = [s.name for s in statuses if s.active] or [s.name for s in statuses[:1]]
+if WATCHED not in st.session_state:  # a new session: a reload re-attaches to the runs in its URL
+    on_disk = {s.name for s in statuses}
+    from_url = [n for n in st.query_params.get(WATCH_PARAM, "").split(",") if n in on_disk]
+    st.session_state[WATCHED] = from_url or [s.name for s in statuses if not s.active][:1]
 active_at_render = frozenset(s.name for s in statuses if s.active)
 
 
-@st.fragment(run_every="1s" if active_at_render else None)
-def live() -> None:
-    statuses = runs.list_runs(root)
-    by_name = {s.name: s for s in statuses}
-    active = [s for s in statuses if s.active]
-    if frozenset(s.name for s in active) != active_at_render:
-        st.rerun(scope="app")  # a run started or ended: redraw the page, and poll only while needed
-    events = {}
+def run_metrics() -> Callable[[str], list[dict]]:
+    """metrics(name): a run's progress events, read from disk at most once per script run."""
+    events: dict[str, list[dict]] = {}
 
     def metrics(name: str) -> list[dict]:
         if name not in events:
             events[name] = ck.read_metrics(root / name)
         return events[name]
+    return metrics
 
-    if active:
+
+def current() -> tuple[list[runs.RunStatus], list[runs.RunStatus]]:
+    """The runs on disk and the active ones; a run that started or ended redraws the whole page
+    (and the page polls only while something trains)."""
+    statuses = runs.list_runs(root)
+    active = [s for s in statuses if s.active]
+    if frozenset(s.name for s in active) != active_at_render:
+        st.rerun(scope="app")
+    return statuses, active
+
+
+@st.fragment(run_every=POLL if active_at_render else None)
+def live() -> None:
+    """This session's runs' progress, redrawn every POLL while they train. (The history and the
+    run panel at the bottom redraw when a run starts or ends.)"""
+    statuses, active = current()
+    metrics = run_metrics()
+
+    watched = st.session_state.get(WATCHED) or []
+    mine = [s for s in active if s.name in watched]
+    others = [s for s in active if s.name not in watched]
+    if mine:
         st.subheader("Training now")
-    for s in active:
+    for s in mine:
         p = progress(metrics(s.name), s.max_iters, s.step)
         a, b = st.columns([6, 1], vertical_alignment="bottom")
         if not p.step:
@@ -304,8 +342,21 @@ def live() -> None:
                     f"{p.tokens_per_s or 0:,.0f} tokens/s · ETA {format_duration(p.eta_s)}")
         a.progress(p.fraction, text=text)
         b.button("Stop", key=f"train_stop_{s.name}", on_click=stop_run, args=(s.name,), icon=":material/stop:")
+    if others:  # started elsewhere (another tab, another visitor, the CLI): shown only when asked for
+        with st.expander(f"{len(others)} other run(s) training on this server"):
+            for s in others:
+                a, b = st.columns([6, 1], vertical_alignment="center")
+                a.caption(f"**{s.name}** · {', '.join(s.speakers)} · step {s.step:,} / {s.max_iters:,}")
+                b.button("Watch", key=f"train_watch_{s.name}", on_click=watch, args=([*watched, s.name],))
 
-    # the loss chart
+
+@st.fragment(run_every=CHART_POLL if active_at_render else None)
+def curves_and_attention() -> None:
+    """The loss chart and the attention of the newest checkpoint, redrawn every CHART_POLL while
+    runs train (a chart's redraw costs a browser far more than a progress bar's)."""
+    statuses, _ = current()
+    by_name = {s.name: s for s in statuses}
+    metrics = run_metrics()
     st.subheader("Loss curves")
     if not statuses:
         st.info("No runs yet: choose what to train above and press **Start**.")
@@ -344,7 +395,10 @@ def live() -> None:
         with state.friendly_errors():
             attention_panel(gpt_runs, by_name, chosen)
 
-    # the history
+
+def history(statuses: list[runs.RunStatus]) -> None:
+    by_name = {s.name: s for s in statuses}
+    metrics = run_metrics()
     st.subheader("Run history")
     rows = []
     for s in statuses:
@@ -391,7 +445,7 @@ def attention_panel(gpt_runs: list[str], by_name: dict, chosen: list[str]) -> No
     if not text:
         st.warning("The probe text is empty: type a few words to see attention.")
         return
-    view = attention_view(loaded.model, loaded.tokenizer, text, min(len(text), loaded.config.block_size))
+    view = probe_attention(str(path), path.stat().st_mtime, text)
     step = loaded.meta.get("step", 0)
     a, b = st.columns([3, 2])
     a.plotly_chart(charts.heatmap(view.weights[layer, head], view.labels, view.labels, zmin=0.0, zmax=1.0,
@@ -431,11 +485,14 @@ def run_panel(by_name: dict, metrics) -> None:
     b.button("Resume", key="train_resume", on_click=resume_run, args=(name, until_key), disabled=not resumable,
              icon=":material/play_arrow:")
     events = metrics(name)
-    d.download_button("Download metrics (CSV)", pd.DataFrame(events).to_csv(index=False), f"{name}-metrics.csv",
-                      "text/csv", key="train_download", on_click="ignore", disabled=not events,
+    d.download_button("Download metrics (CSV)", lambda: pd.DataFrame(ck.read_metrics(s.path)).to_csv(index=False),
+                      f"{name}-metrics.csv", "text/csv", key="train_download", on_click="ignore", disabled=not events,
                       icon=":material/download:")
     recent = [m for m in st.session_state.get(RUN_MSG, []) if time.time() - m[2] < 20]
     show(recent)
 
 
 live()
+curves_and_attention()
+if statuses:
+    history(statuses)

@@ -13,9 +13,11 @@ streamlit.logger.set_log_level("error")  # silence "missing ScriptRunContext"
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
-def open_page(page: str, timeout: float = 60) -> AppTest:
-    """Run app.py, switch to pages/<page>.py and run it; fails on any exception."""
+def open_page(page: str, timeout: float = 60, query: dict | None = None) -> AppTest:
+    """Run app.py, switch to pages/<page>.py and run it; fails on any exception. query: the URL's
+    query parameters (what a reload keeps)."""
     at = AppTest.from_file(APP, default_timeout=timeout)
+    at.query_params.update(query or {})
     at.run()
     at.switch_page(f"pages/{page}.py")
     at.run()

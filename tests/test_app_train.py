@@ -142,13 +142,20 @@ def test_stop_keeps_the_checkpoint_and_resume_continues(root):
     # wait until the trainer runs its loop (its SIGTERM handler is in place by then)
     assert wait_until(lambda: runs.status(run_dir).status == "running"
                       and any(e["kind"] == "step" for e in ck.read_metrics(run_dir)))
-    pid = runs.status(run_dir).pid  # the trainer yields the CPU to the app: niced, the app is not
-    assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0) + runs.NICE
+    pid = runs.status(run_dir).pid  # the trainer takes only CPU time the app does not want
+    assert os.sched_getscheduler(pid) == os.SCHED_IDLE
 
-    fresh = open_page("train")  # a reload is a new session: it re-attaches to the run on disk
+    assert at.query_params["watch"] == run_dir.name  # the session's runs are in its URL
+    fresh = open_page("train", query={"watch": run_dir.name})  # a reload: a new session, the same URL
     assert any(run_dir.name in p.proto.text for p in fresh.get("progress"))
     assert "Training now" in [h.value for h in fresh.subheader]
     assert fresh.session_state["train_watched"] == [run_dir.name]
+    other = open_page("train")  # another tab or visitor sees only that one run is training, when it asks
+    assert "Training now" not in [h.value for h in other.subheader]
+    assert not other.get("progress") and other.session_state["train_watched"] == []
+    assert "1 other run(s) training on this server" in [e.label for e in other.expander]
+    other.button(key=f"train_watch_{run_dir.name}").click().run()  # asking to watch it
+    assert any(run_dir.name in p.proto.text for p in other.get("progress"))
 
     at.run()
     at.button(key="train_stop").click().run()

@@ -72,7 +72,7 @@ def test_live_training_stop_resume_and_attention_latency(page, server):
 
     page.get_by_role("button", name="Start", exact=True).click()
     page.wait_for_selector(f"[data-testid=stProgress]:has-text('{RUN}')", timeout=60_000)
-    # live: the chart gains points on its own, from the 1 s poll
+    # live: the chart gains points on its own, from the page's poll
     page.wait_for_function(f"() => ({TRAIN_POINTS})() >= 2", timeout=120_000)
     first = page.evaluate(TRAIN_POINTS)
     page.wait_for_function(f"() => ({TRAIN_POINTS})() > {first}", timeout=60_000)

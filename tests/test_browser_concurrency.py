@@ -1,0 +1,167 @@
+"""Real browser, several sessions at once: three sessions each train a different speaker at the same
+time, all finish, and each sees only its own run unless it asks (the Attention slider's latency
+meanwhile is recorded); two tabs pressing Start with the same settings make one run; a server
+killed with SIGKILL mid-run leaves its run training, and a new server re-attaches to it through
+the URL, stops it and resumes it from its latest checkpoint."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+
+import pytest
+from browser_helpers import RESULTS, describe, open_attention, slider_latency, wait_idle
+from conftest import ROOT, start_server
+
+from core import checkpoints as ck
+from core import runs
+
+pytestmark = pytest.mark.browser
+SPEAKERS = ["Barack Obama", "Donald J. Trump", "Joseph R. Biden Jr."]
+SMALL = [("layers (n_layer)", 1), ("width (n_embd)", 32), ("heads (n_head)", 2), ("context (block_size)", 32),
+         ("batch size", 16), ("eval interval (steps)", 200)]
+
+
+def run_name(speaker: str) -> str:
+    return f"{ck.slug(speaker + '-gpt-tiny')}-custom"
+
+
+def stop_all(root) -> None:
+    for s in runs.list_runs(root):
+        if s.active:
+            runs.stop(s.path)
+    for s in runs.list_runs(root):
+        runs.wait(s.path, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("concurrent-runs")
+    for run in (ROOT / "checkpoints").glob("*-gpt-tiny"):  # the Attention page's models
+        shutil.copytree(run, root / run.name)
+    proc, url = start_server(root)
+    yield url, root
+    stop_all(root)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def configure(page, url: str, speaker: str, iters: int) -> None:
+    """The Train page, set to train one small GPT on speaker alone."""
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    page.goto(f"{url}/train")
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_idle(page)
+    chooser = page.locator("[data-testid=stMain] [data-testid=stMultiSelect]").filter(has_text="Speakers to train on")
+    for other in SPEAKERS:
+        if other != speaker:
+            chooser.get_by_role("button", name=f"Remove {other}").click()
+            wait_idle(page)
+    page.get_by_text("Custom hyperparameters").click()
+    wait_idle(page)
+    for label, value in [*SMALL, ("iterations (max_iters)", iters)]:
+        box = page.get_by_role("spinbutton", name=label)
+        box.fill(str(value))
+        box.press("Enter")
+        wait_idle(page)
+    assert "1 run(s)" in page.locator("[data-testid=stMain]").inner_text()
+
+
+def training_now(page) -> list[str]:
+    """The run names in this session's "Training now" progress bars."""
+    texts = page.locator("[data-testid=stProgress]").all_inner_texts()
+    return sorted(name for name in (run_name(s) for s in SPEAKERS) if any(name in t for t in texts))
+
+
+def test_three_sessions_train_three_speakers_at_once_and_each_sees_its_own(browser, server):
+    url, root = server
+    sessions = [browser.new_context().new_page() for _ in SPEAKERS]
+    for page, speaker in zip(sessions, SPEAKERS):
+        configure(page, url, speaker, iters=3000)
+    for page in sessions:
+        page.get_by_role("button", name="Start", exact=True).click()
+    for page, speaker in zip(sessions, SPEAKERS):
+        page.wait_for_selector(f"[data-testid=stProgress]:has-text('{run_name(speaker)}')", timeout=90_000)
+    assert sum(s.active for s in runs.list_runs(root)) == 3
+    for page, speaker in zip(sessions, SPEAKERS):  # each session: its own run; the others only when asked
+        page.wait_for_function("() => document.body.innerText.includes('2 other run(s) training on this server')",
+                               timeout=30_000)
+        assert training_now(page) == [run_name(speaker)]
+
+    watcher = browser.new_context().new_page()  # a fourth visitor explores attention meanwhile
+    watcher.set_viewport_size({"width": 1400, "height": 1000})
+    open_attention(watcher, url)
+    latency = slider_latency(watcher)
+    during = sum(s.active for s in runs.list_runs(root))
+
+    for page in sessions:
+        assert page.locator("[data-testid=stException]").count() == 0
+    for speaker in SPEAKERS:
+        done = runs.wait(root / run_name(speaker), timeout=300)
+        assert done.status == "finished" and done.step == 3000, done
+        assert ck.load_model(done.path).model is not None
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "attention-latency-concurrent.json").write_text(json.dumps(
+        {"runs_training_during_measurement": during, **latency}, indent=1))
+    print(f"\nattention slider -> heatmap with {during} runs training: {describe(latency)}")
+
+
+def test_two_tabs_pressing_start_with_the_same_settings_make_one_run(browser, server):
+    url, root = server
+    speaker = "Joseph R. Biden Jr."
+    name = f"{run_name(speaker)}"
+    shutil.rmtree(root / name, ignore_errors=True)
+    tabs = [browser.new_context().new_page() for _ in range(2)]
+    for tab in tabs:
+        configure(tab, url, speaker, iters=100_000)
+    buttons = [tab.get_by_role("button", name="Start", exact=True) for tab in tabs]
+    for b in buttons:
+        b.click(no_wait_after=True)
+    try:
+        for tab in tabs:
+            tab.wait_for_selector(f"[data-testid=stProgress]:has-text('{name}')", timeout=90_000)
+        same = [d for d in root.iterdir() if d.name.startswith(name)]
+        assert [d.name for d in same] == [name]
+        launch = json.loads((root / name / runs.LAUNCH).read_text())
+        assert runs.status(root / name).pid == launch["pid"]
+        said = " ".join(t for tab in tabs for t in tab.locator("[data-testid=stAlert]").all_inner_texts())
+        assert "Started" in said and "not started twice" in said
+    finally:
+        stop_all(root)
+
+
+def test_a_server_killed_mid_run_leaves_the_run_training_and_a_new_server_reattaches(browser, tmp_path):
+    proc, url = start_server(tmp_path)
+    page = browser.new_context().new_page()
+    name = run_name("Barack Obama")
+    try:
+        configure(page, url, "Barack Obama", iters=100_000)
+        page.get_by_role("button", name="Start", exact=True).click()
+        page.wait_for_selector(f"[data-testid=stProgress]:has-text('{name}')", timeout=90_000)
+        assert f"watch={name}" in page.url
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert runs.status(tmp_path / name).active  # the trainer has a session of its own
+
+        proc, url = start_server(tmp_path)  # a new server; the learner reloads the same URL
+        page.goto(f"{url}/train?watch={name}")
+        page.wait_for_selector(f"[data-testid=stProgress]:has-text('{name}')", timeout=90_000)
+        page.locator(".st-key-train_stop button").click()
+        page.wait_for_function("() => document.body.innerText.includes('Status: stopped')", timeout=90_000)
+        stopped = runs.status(tmp_path / name)
+        assert stopped.status == "stopped" and ck.load_model(tmp_path / name, which="latest").model is not None
+        page.locator(".st-key-train_resume button").click()
+        page.wait_for_function("() => /Status: (queued|running)/.test(document.body.innerText)", timeout=60_000)
+        page.wait_for_function(  # it trains on from its saved step
+            f"() => {{ const m = document.body.innerText.match(/step ([\\d,]+) \\/ 100,000/); "
+            f"return m && +m[1].replace(/,/g, '') > {stopped.step}; }}", timeout=90_000)
+        assert page.locator("[data-testid=stException]").count() == 0
+    finally:
+        stop_all(tmp_path)
+        proc.terminate()
+        proc.wait(timeout=10)

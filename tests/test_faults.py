@@ -1,0 +1,192 @@
+"""Faults: a training process killed with SIGKILL resumes from its latest checkpoint; a process
+killed while writing checkpoints never leaves a half-written one; a save that fails (disk full,
+no permission) stops the run with a message and keeps what was saved before; and the limits hold
+(concurrent runs, upload size, bounded caches)."""
+from __future__ import annotations
+
+import ast
+import errno
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from helpers import OBAMA, ROOT, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
+
+from core import checkpoints as ck
+from core import runs
+from core.cli import main
+from core.config import ConfigError
+from core.corpus import MAX_TEXT_BYTES
+from core.train import SaveFailed, train
+
+SMALL = {"n_layer": 1, "n_embd": 32, "n_head": 2, "block_size": 16, "batch_size": 8, "eval_interval": 10,
+         "max_iters": 100_000}
+
+
+def wait_until(check, timeout=120.0, poll=0.1):
+    end = time.time() + timeout
+    while time.time() < end:
+        if check():
+            return True
+        time.sleep(poll)
+    return False
+
+
+def saved_step(run_dir) -> int:
+    try:
+        return int(ck.read_checkpoint(run_dir / ck.LATEST).state["step"])
+    except (ck.CheckpointError, OSError):
+        return -1
+
+
+def test_a_run_killed_with_sigkill_resumes_from_its_latest_checkpoint(tmp_path):
+    s = runs.start(runs.RunRequest.make([OBAMA], "gpt", "tiny", **SMALL), tmp_path)
+    run_dir = s.path
+    try:
+        assert wait_until(lambda: saved_step(run_dir) >= 30), runs.status(run_dir)
+        os.kill(runs.status(run_dir).pid, signal.SIGKILL)
+        assert wait_until(lambda: not runs.status(run_dir).active)
+        killed = runs.status(run_dir)
+        assert killed.status == "interrupted" and "resume" in killed.message
+        step = saved_step(run_dir)  # the latest checkpoint loads, whole
+        assert step >= 30 and ck.load_model(run_dir, which="latest").model is not None
+        assert ck.load_model(run_dir).model is not None  # and so do the best weights
+        runs.resume(run_dir, max_iters=step + 20)
+        done = runs.wait(run_dir, timeout=120)
+        assert done.status == "finished" and done.step == step + 20, done
+        steps = [e["step"] for e in ck.read_metrics(run_dir) if e["kind"] == "step"]
+        assert max(steps) == step + 20 and [x for x in steps if x > step]  # it went on from the saved step
+        assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")]  # no stray temp file left
+    finally:
+        runs.stop(run_dir)
+        runs.wait(run_dir, timeout=60)
+
+
+WRITER = """
+import sys
+from pathlib import Path
+import torch
+from core import checkpoints as ck
+from core.models import build_model
+from core.config import ModelConfig
+model = build_model(ModelConfig("gpt", 80, 64, 4, 4, 128), seed=0)   # ~3 MB a checkpoint
+meta = {"format": ck.FORMAT, "version": ck.VERSION, "model": model.config.to_dict(), "vocab": {"chars": "x"}}
+print("ready", flush=True)
+i = 0
+while True:
+    i += 1
+    with torch.no_grad():
+        model.lm_head.bias.fill_(i)
+    ck.save_checkpoint(Path(sys.argv[1]), model, meta, step=i)
+"""
+
+
+def test_sigkill_while_writing_checkpoints_never_leaves_a_half_written_file(tmp_path):
+    """A process saving checkpoints in a loop is killed at random moments, 8 times: the file is
+    always whole (the previous or the next version), never a part of one."""
+    target = tmp_path / "model.pt"
+    rng = random.Random(0)
+    steps = []
+    for _ in range(8):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], cwd=ROOT, stdout=subprocess.PIPE,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert proc.stdout.readline().strip() == b"ready"
+        time.sleep(rng.uniform(0.05, 0.4))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if target.exists():
+            payload = torch.load(target, weights_only=True)  # whole: it loads
+            assert payload["format"] == ck.FORMAT
+            steps.append(payload["step"])
+            assert float(payload["model"]["lm_head.bias"][0]) == payload["step"]
+    assert steps, "the writer never finished a single checkpoint"
+
+
+def test_a_save_that_fails_stops_the_run_with_a_message_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    data = speaker_data(OBAMA)
+    cfg = tiny_gpt(data.tokenizer.vocab_size)
+    real, calls = ck.save_checkpoint, []
+
+    def disk_fills_up(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) > 2:  # model.pt and latest.pt at step 0 are written, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, *args, **kwargs)
+    monkeypatch.setattr(ck, "save_checkpoint", disk_fills_up)
+    run_dir = tmp_path / "full"
+    with pytest.raises(SaveFailed, match="No space left on device.*saved before are kept") as e:
+        train(data, cfg, tiny_train(max_iters=20, eval_interval=5), run_dir)
+    meta = ck.read_json(run_dir / ck.META)
+    assert meta["status"] == "failed" and "No space left" in meta["message"]
+    assert ck.read_checkpoint(run_dir / ck.LATEST).state["step"] == 0  # the one saved before, whole
+    assert ck.load_model(run_dir).model is not None
+    assert "could not write" in str(e.value)
+
+
+def test_a_permission_error_on_the_metadata_is_a_message_too(tmp_path, monkeypatch):
+    data = speaker_data(OBAMA)
+    real, calls = ck.write_json, []
+
+    def read_only(path, obj):
+        calls.append(path)
+        if len(calls) > 3:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real(path, obj)
+    monkeypatch.setattr(ck, "write_json", read_only)
+    with pytest.raises(SaveFailed, match="Permission denied"):
+        train(data, tiny_gpt(data.tokenizer.vocab_size), tiny_train(max_iters=20, eval_interval=5), tmp_path / "ro")
+    saved = ck.read_checkpoint(tmp_path / "ro" / ck.LATEST).state["step"]  # whole, and the one meta.json names
+    assert saved == ck.read_json(tmp_path / "ro" / ck.META)["step"] == 5
+
+
+def test_the_cli_reports_a_failed_save_in_one_line(tmp_path, monkeypatch, capsys):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(ck, "save_checkpoint", full)
+    rc = main(["train", "--speaker", OBAMA, "--max-iters", "5", "--n-layer", "1", "--n-embd", "32", "--n-head", "2",
+               "--block-size", "16", "--eval-iters", "1", "--out", str(tmp_path), "--name", "x", "--json"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: could not write model.pt") and "Traceback" not in err
+
+
+def test_no_more_than_max_concurrent_runs(tmp_path):
+    started = []
+    try:
+        for i in range(runs.MAX_CONCURRENT):
+            started.append(runs.start(runs.RunRequest.make([OBAMA], "gpt", "tiny", **{**SMALL, "seed": i}), tmp_path))
+        with pytest.raises(ConfigError, match=f"the limit is {runs.MAX_CONCURRENT}"):
+            runs.start(runs.RunRequest.make([OBAMA], "gpt", "tiny", **{**SMALL, "seed": 99}), tmp_path)
+    finally:
+        for s in started:
+            runs.stop(s.path)
+        for s in started:
+            runs.wait(s.path, timeout=60)
+
+
+def test_the_upload_cap_is_the_same_in_the_browser_and_in_core():
+    megabytes = re.search(r"(?m)^maxUploadSize\s*=\s*(\d+)", (ROOT / ".streamlit" / "config.toml").read_text())
+    assert megabytes and int(megabytes[1]) * 2**20 == MAX_TEXT_BYTES
+
+
+def test_every_cache_is_bounded():
+    """Every st.cache_data / st.cache_resource in the app has max_entries or a ttl, unless the
+    function takes no argument (then it holds one entry)."""
+    unbounded = []
+    for path in [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for dec in node.decorator_list:
+                target = dec.func if isinstance(dec, ast.Call) else dec
+                if not (isinstance(target, ast.Attribute) and target.attr in ("cache_data", "cache_resource")):
+                    continue
+                keywords = {k.arg for k in dec.keywords} if isinstance(dec, ast.Call) else set()
+                if not keywords & {"max_entries", "ttl"} and node.args.args:
+                    unbounded.append(f"{path.name}:{node.name}")
+    assert not unbounded, unbounded
