@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from core import checkpoints as ck
+from core import distributed
 from core.config import PRESETS, ConfigError, preset
 from core.corpus import SpeakerError, data_root, list_speakers, load_speaker
 from core.dataset import prepare
@@ -80,15 +81,27 @@ def lower_priority() -> None:
 
 
 def cmd_train(args) -> None:
+    """Train (or resume) a run; under torchrun, this process's share of a data-parallel job."""
+    try:
+        _train(args)
+        distributed.barrier()  # leave together: gloo aborts a process whose peer is already gone
+    finally:
+        distributed.teardown()
+
+
+def _train(args) -> None:
     if args.background:
         lower_priority()
     elif args.nice:
         os.nice(args.nice)  # lower this process's CPU priority (never raise it)
+    main_process = distributed.context().is_main  # under torchrun only rank 0 speaks
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):  # stop cleanly: finish the step, save latest.pt
         signal.signal(sig, lambda *_: stop.set())
     root = Path(args.out)
     run_name = args.resume or args.name
+
+    quiet = args.json or not main_process
 
     def stop_file(event) -> None:  # a stop asked for before this process could take signals
         if run_name and (root / run_name / ck.STOP).exists():
@@ -98,7 +111,7 @@ def cmd_train(args) -> None:
         meta = ck.read_json(run_dir / ck.META)
         total = args.max_iters or meta["train"]["max_iters"]
         bar = ProgressBar(total, meta.get("step", 0))
-        result = resume(run_dir, max_iters=args.max_iters, callbacks=[stop_file] + ([] if args.json else [bar]),
+        result = resume(run_dir, max_iters=args.max_iters, callbacks=[stop_file] + ([] if quiet else [bar]),
                         stop=stop, device=args.device)
     else:
         speakers = args.speaker or ["Barack Obama"]
@@ -117,13 +130,17 @@ def cmd_train(args) -> None:
         name = ck.validate_run_name(args.name or ck.slug(f"{'-'.join(speakers)}-{args.model}-{preset_name}"))
         device = pick_device(train_cfg.device)
         info = describe(device, resolve_dtype(device, train_cfg.dtype))
-        if not args.json:
+        if not quiet:
+            world = distributed.context().world_size
             print(f"training {name}: {model_cfg.n_params():,} parameters on {info.name} "
-                  f"({info.threads} threads, {info.dtype}), vocab {data.tokenizer.vocab_size}, "
+                  + (f"x {world} processes (global batch {world * train_cfg.batch_size}) " if world > 1 else "")
+                  + f"({info.threads} threads, {info.dtype}), vocab {data.tokenizer.vocab_size}, "
                   f"{len(data.train):,} train / {len(data.val):,} val chars", file=sys.stderr)
         bar = ProgressBar(train_cfg.max_iters)
-        result = train(data, model_cfg, train_cfg, root / name, callbacks=[stop_file] + ([] if args.json else [bar]),
+        result = train(data, model_cfg, train_cfg, root / name, callbacks=[stop_file] + ([] if quiet else [bar]),
                        stop=stop, name=name)
+    if not main_process:
+        return
     (result.run_dir / ck.STOP).unlink(missing_ok=True)  # the request, if any, has been served
     summary = {"run": result.run_dir.name, "path": str(result.run_dir), "status": result.status,
                "step": result.step, "best_val_loss": result.best_val_loss, "best_step": result.best_step,

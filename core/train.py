@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from core import checkpoints as ck
+from core import distributed
 from core.batching import get_batch
 from core.config import ConfigError, ModelConfig, TrainConfig, training_bytes
 from core.dataset import TrainingData, prepare
@@ -107,21 +108,23 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devic
 
 @torch.no_grad()
 def estimate_loss(model, data: TrainingData, block_size: int, cfg: TrainConfig,
-                  device: torch.device, dtype: torch.dtype) -> dict[str, float]:
+                  device: torch.device, dtype: torch.dtype,
+                  ddp: distributed.Context | None = None) -> dict[str, float]:
     """Mean loss over eval_iters batches of each split, drawn from a fixed seed so that
-    successive estimates compare like with like."""
+    successive estimates compare like with like (in a torchrun job: per process, then averaged)."""
+    ddp = ddp or distributed.Context()
     was_training = model.training
     model.eval()
     out = {}
     for split, ids in (("train", data.train), ("val", data.val)):
-        g = torch.Generator().manual_seed(cfg.seed + 1)
+        g = torch.Generator().manual_seed(cfg.seed + 1 + 1000 * ddp.rank)
         total = torch.zeros((), device=device)
         for _ in range(cfg.eval_iters):
             x, y = get_batch(ids, block_size, cfg.batch_size, generator=g, device=device)
             with autocast(device, dtype):
                 _, loss = model(x, y)
             total += loss.float()
-        out[split] = (total / cfg.eval_iters).item()
+        out[split] = distributed.mean(total / cfg.eval_iters, ddp).item()
     model.train(was_training)
     return out
 
@@ -171,13 +174,15 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
         raise ValueError(f"the text of {', '.join(too_short) or 'these speakers'} is too short for a "
                          f"context of {model_cfg.block_size}: each split needs more than "
                          f"{model_cfg.block_size} characters")
-    device = pick_device(cfg.device)
+    ddp = distributed.context()
+    device = distributed.device_for(ddp, pick_device(cfg.device))
     check_memory(model_cfg, cfg, device)
+    distributed.setup(device)
     dtype = resolve_dtype(device, cfg.dtype)
     enable_fast_math(device)
     model = build_model(model_cfg, seed=cfg.seed).to(device)  # initial weights follow the run's seed
     optimizer = make_optimizer(model, cfg, device)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed + ddp.rank)  # each process draws its own batches
     run_dir = Path(run_dir) if run_dir is not None else None
 
     start_step, history, best_val, best_step = 0, [], math.inf, None
@@ -189,14 +194,19 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
             raise ck.CheckpointError(f"{run_dir.name}: the saved run has another model config or vocabulary")
         model.load_state_dict(state.state["model"])
         optimizer.load_state_dict(state.state["optimizer"])
-        gen.set_state(state.state["rng"])
         start_step = int(state.state["step"])
+        saved = _rank_state(state.state, "rng", ddp)  # None: a job of another size; a fresh stream
+        if saved is not None:
+            gen.set_state(saved)
+        else:
+            gen.manual_seed(cfg.seed + ddp.rank + 7919 * start_step)
         old = ck.read_json(run_dir / ck.META)
         history, best_step = old.get("history", []), old.get("best_step")
         best_val = old.get("best_val_loss") if old.get("best_val_loss") is not None else math.inf
         meta = old
     else:
-        if run_dir is not None and (run_dir / ck.META).exists():
+        taken = ddp.is_main and run_dir is not None and (run_dir / ck.META).exists()  # rank 0 decides for all
+        if not distributed.all_ok(not taken, ddp, device):
             raise ck.CheckpointError(f"a run named {run_dir.name!r} already exists: resume it or pick another name")
         meta = {"format": ck.FORMAT, "version": ck.VERSION, "created": _now(),
                 "name": name or (run_dir.name if run_dir else "unsaved"),
@@ -204,24 +214,47 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
                 "vocab": data.tokenizer.to_json(), "n_params": sum(p.numel() for p in model.parameters())}
     meta.update(model=model_cfg.to_dict(), train=cfg.to_dict(), device=str(device),
                 dtype=str(dtype).removeprefix("torch."), status="running", message="", pid=_pid())
-    run = _Run(run_dir, meta, callbacks)
-    if run_dir is not None:
+    if ddp.enabled:
+        meta.update(world_size=ddp.world_size, global_batch_size=cfg.batch_size * ddp.world_size)
+    run = _Run(run_dir if ddp.is_main else None, meta, callbacks if ddp.is_main else ())  # rank 0 writes
+    if run.dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         for stale in run_dir.glob(".*.tmp"):  # a write cut short by a kill: the file it was replacing is whole
             stale.unlink(missing_ok=True)
     run.save_meta()
 
-    fwd = torch.compile(model) if cfg.compile else model
+    fwd = model
+    if ddp.enabled:  # gradients averaged across processes during backward
+        from torch.nn.parallel import DistributedDataParallel
+        fwd = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    fwd = torch.compile(fwd) if cfg.compile else fwd
     model.train()
     t0 = time.perf_counter()
     window_t, window_loss, window_steps, eval_time = t0, torch.zeros((), device=device), 0, 0.0
-    tokens_per_step = cfg.batch_size * model_cfg.block_size
+    tokens_per_step = cfg.batch_size * model_cfg.block_size * ddp.world_size
     last, step, status, message = {}, start_step, "finished", ""
+
+    def save_latest(step: int) -> None:
+        rngs = distributed.gather(gen.get_state(), ddp)  # every process's, to resume each where it was
+        torch_rngs = distributed.gather(_torch_rng(device), ddp)
+        extra = {"rng_ranks": rngs, "torch_rng_ranks": torch_rngs} if ddp.enabled else {}
+        run.save(ck.LATEST, model, optimizer=optimizer.state_dict(), step=step, rng=rngs[0], torch_rng=torch_rngs[0],
+                 **extra)
+
+    def shared(save) -> None:
+        """Rank 0 saves; if it cannot, every process stops with it (none waits on the others)."""
+        failure = None
+        try:
+            save()
+        except SaveFailed as e:
+            failure = e
+        if not distributed.all_ok(failure is None, ddp, device):
+            raise failure or SaveFailed("rank 0 could not save the run: see its message")
 
     def evaluate_and_save(step: int) -> None:
         nonlocal best_val, best_step, eval_time
         te = time.perf_counter()
-        losses = estimate_loss(model, data, model_cfg.block_size, cfg, device, dtype)
+        losses = estimate_loss(model, data, model_cfg.block_size, cfg, device, dtype, ddp)
         if not all(math.isfinite(v) for v in losses.values()):
             raise TrainingDiverged(f"the loss became {losses['val']} at step {step}: the learning "
                                    f"rate ({cfg.learning_rate}) is probably too high")
@@ -232,25 +265,27 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
         last.update(point)
         if best:
             best_val, best_step = losses["val"], step
-        run.save_meta(step=step, history=history, best_val_loss=None if best_step is None else best_val,
-                      best_step=best_step, train_loss=losses["train"], val_loss=losses["val"])
-        if best:
-            run.save(ck.BEST, model)
-        run.save(ck.LATEST, model, optimizer=optimizer.state_dict(), step=step, rng=gen.get_state(),
-                 torch_rng=_torch_rng(device))
-        run.emit(EvalEvent(step, losses["train"], losses["val"], cfg.lr_at(step), point["elapsed"], best))
+
+        def save() -> None:
+            run.save_meta(step=step, history=history, best_val_loss=None if best_step is None else best_val,
+                          best_step=best_step, train_loss=losses["train"], val_loss=losses["val"])
+            if best:
+                run.save(ck.BEST, model)
+            save_latest(step)
+            run.emit(EvalEvent(step, losses["train"], losses["val"], cfg.lr_at(step), point["elapsed"], best))
+        shared(save)
         eval_time += time.perf_counter() - te
 
     rng = contextlib.ExitStack()  # dropout draws from torch's global RNG: seeded by the run, saved with
     rng.enter_context(torch.random.fork_rng(devices=_rng_devices(device)))  # it, the caller's left as it was
-    torch.manual_seed(cfg.seed + 2)
-    if resume and "torch_rng" in state.state:
-        _set_torch_rng(state.state["torch_rng"], device)
+    torch.manual_seed(cfg.seed + 2 + 1000 * ddp.rank)
+    if resume and _rank_state(state.state, "torch_rng", ddp) is not None:
+        _set_torch_rng(_rank_state(state.state, "torch_rng", ddp), device)
     try:
         if start_step == 0:
             evaluate_and_save(0)  # the loss at init: ~ln(vocab_size)
         for step in range(start_step, cfg.max_iters):
-            if stop is not None and stop.is_set():
+            if distributed.any_true(stop is not None and stop.is_set(), ddp, device):  # all stop together
                 status, message = "stopped", f"stopped at step {step}"
                 break
             lr = cfg.lr_at(step)
@@ -268,7 +303,7 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
             window_steps += 1
             done = step + 1
             if done % cfg.log_interval == 0 or done == cfg.max_iters:
-                mean = (window_loss / window_steps).item()  # one sync per log interval
+                mean = distributed.mean(window_loss / window_steps, ddp).item()  # one sync per log interval
                 if not math.isfinite(mean):
                     raise TrainingDiverged(
                         f"the training loss became {mean} at step {done}: the learning rate "
@@ -282,9 +317,7 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
                 evaluate_and_save(done)
             step = done
         if status == "stopped" and step != last.get("step"):
-            run.save_meta(step=step)
-            run.save(ck.LATEST, model, optimizer=optimizer.state_dict(), step=step, rng=gen.get_state(),
-                 torch_rng=_torch_rng(device))
+            shared(lambda: (run.save_meta(step=step), save_latest(step)))
     except (TrainingDiverged, SaveFailed) as e:
         status, message = "failed", str(e)
         with contextlib.suppress(SaveFailed):  # the disk may still refuse: the exception says it all
@@ -295,13 +328,22 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
     finally:
         rng.close()
     elapsed = time.perf_counter() - t0
-    if run_dir is not None and best_step is not None:
+    if run.dir is not None and best_step is not None:
         run.meta["val_loss_full"] = _full_val_losses(run_dir, data, device)
     run.save_meta(status=status, message=message, pid=None, tokens_per_s=last.get("tokens_per_s"))
     run.emit(EndEvent(step, status, None if best_step is None else best_val, elapsed, message))
     return TrainResult(run_dir, status, step, None if best_step is None else best_val, best_step,
                        last.get("train_loss"), last.get("val_loss"), last.get("tokens_per_s"), elapsed, history,
                        model)
+
+
+def _rank_state(saved: dict, key: str, ddp: distributed.Context):
+    """This process's saved RNG state: its own if the job had as many processes, else rank 0's
+    (for rank 0), else None (the caller reseeds)."""
+    per_rank = saved.get(f"{key}_ranks")
+    if per_rank is not None and len(per_rank) == ddp.world_size:
+        return per_rank[ddp.rank]
+    return saved.get(key) if ddp.rank == 0 else None
 
 
 def _rng_devices(device: torch.device) -> list[int]:

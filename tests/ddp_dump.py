@@ -1,0 +1,28 @@
+"""`python -m core train ...` for test_ddp.py, run by torchrun: the same command, and then each
+process saves the parameters it ends with to DIR/rank<RANK>.pt (usage: ddp_dump.py DIR train ...)."""
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for core
+import core.cli  # noqa: E402
+from core import distributed  # noqa: E402
+
+ran = []
+train = core.cli.train
+
+
+def keep(*args, **kwargs):
+    ran.append(train(*args, **kwargs))
+    return ran[-1]
+
+
+core.cli.train = keep
+rc = core.cli.main(sys.argv[2:])
+if ran:
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    params = {k: v.detach().cpu() for k, v in ran[0].model.state_dict().items()}
+    torch.save(params, out / f"rank{distributed.context().rank}.pt")
+sys.exit(rc)
