@@ -4,6 +4,7 @@ nothing from a second thread, and on a busy 2-core machine the threads fight: ~1
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,13 @@ def spread_weights(model: torch.nn.Module, std: float = 0.3, seed: int = 0) -> t
         for p in model.parameters():
             p.copy_(torch.randn(p.shape, generator=g) * std)
     return model.eval()
+
+
+def wait_until(predicate, timeout: float = 180, poll: float = 0.2) -> bool:
+    """Poll predicate until it holds (True) or timeout seconds pass (False)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll)
+    return False

@@ -3,11 +3,11 @@ with their checkpoint kept, resumes them, and shows their history, curves and at
 Each test has its own checkpoints folder; every process a test started is stopped in teardown."""
 import math
 import os
-import time
 from pathlib import Path
 
 import pytest
 from apptest_helpers import decode, figures, heatmaps, open_page, page_text
+from helpers import wait_until
 
 from core import checkpoints as ck
 from core import runs
@@ -46,15 +46,6 @@ def start(at):
     at.button(key="train_start").click().run()
     assert not at.exception, [e.message for e in at.exception]
     return at
-
-
-def wait_until(predicate, timeout=180, poll=0.3):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(poll)
-    return False
 
 
 def test_page_shows_the_form_the_device_and_no_runs_yet(root):

@@ -16,7 +16,7 @@ import time
 
 import pytest
 import torch
-from helpers import OBAMA, ROOT, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
+from helpers import OBAMA, ROOT, one_thread, speaker_data, tiny_gpt, tiny_train, wait_until  # noqa: F401
 
 from core import checkpoints as ck
 from core import runs
@@ -27,15 +27,6 @@ from core.train import SaveFailed, train
 
 SMALL = {"n_layer": 1, "n_embd": 32, "n_head": 2, "block_size": 16, "batch_size": 8, "eval_interval": 10,
          "max_iters": 100_000}
-
-
-def wait_until(check, timeout=120.0, poll=0.1):
-    end = time.time() + timeout
-    while time.time() < end:
-        if check():
-            return True
-        time.sleep(poll)
-    return False
 
 
 def saved_step(run_dir) -> int:
