@@ -35,7 +35,6 @@ class AttentionView:
     weights: np.ndarray     # softmax rows, in [0, 1], summing to 1
     out: np.ndarray         # (L, H, T, head_size) weights @ v
     n_embd: int
-    n_params: int
     next_chars: list[tuple[str, float]]  # the model's top guesses for what follows
 
     @property
@@ -83,5 +82,5 @@ def attention_view(model: GPT, tokenizer: CharTokenizer, text: str, T: int, caus
         cropped=dropped, block_size=model.config.block_size, causal=causal,
         head_size=model.config.head_size, scale=model.config.head_size ** -0.5,
         scores=arr(ins.scores), scaled=arr(ins.scaled), masked=arr(ins.masked), weights=arr(ins.weights),
-        out=arr(ins.out), n_embd=model.config.n_embd, n_params=model.num_params(),
+        out=arr(ins.out), n_embd=model.config.n_embd,
         next_chars=[(tokenizer.chars[int(k)], float(v)) for v, k in zip(p, i)])

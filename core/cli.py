@@ -92,8 +92,6 @@ def cmd_train(args) -> None:
 def _train(args) -> None:
     if args.background:
         lower_priority()
-    elif args.nice:
-        os.nice(args.nice)  # lower this process's CPU priority (never raise it)
     main_process = distributed.context().is_main  # under torchrun only rank 0 speaks
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):  # stop cleanly: finish the step, save latest.pt
@@ -213,8 +211,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--background", action="store_true",
                    help="train only on CPU time nothing else wants (Linux SCHED_IDLE; elsewhere nice 19): "
                         "how the app starts its runs, so its pages stay live")
-    t.add_argument("--nice", type=int, default=0, choices=range(0, 20), metavar="0-19",
-                   help="lower this run's CPU priority so an app on the same machine stays responsive")
     t.set_defaults(func=cmd_train)
 
     sa = sub.add_parser("sample", parents=[common], help="generate text from a run")

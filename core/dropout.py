@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn as nn
 from torch.nn import functional as F
 
 _DRAWS = 65536  # 16-bit draws
@@ -50,22 +49,6 @@ def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
     if x.device.type != "cpu":
         return F.dropout(x, p, True)
     return _Dropout.apply(x, p)
-
-
-class Dropout(nn.Module):
-    """nn.Dropout, cheap on the CPU."""
-
-    def __init__(self, p: float = 0.5):
-        super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-        self.p = p
-
-    def forward(self, x):
-        return dropout(x, self.p, self.training)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
 
 
 class _MaskedSoftmaxDropout(torch.autograd.Function):

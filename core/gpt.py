@@ -53,19 +53,19 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x, causal: bool = True):
         B, T, C = x.shape
         q, k, v = self._heads(x)
-        if q.dtype == torch.bfloat16 and q.device.type == "cpu" and not (self.training and self.dropout > 0):
-            # PyTorch's CPU attention is slower in bf16 than in fp32 (measured: backward ~7x; one
-            # decoded token 52 vs 10 us), while the projections gain ~3x from bf16: attention in fp32
-            q, k, v = q.float(), k.float(), v.float()
         if self.training and self.dropout > 0 and x.device.type == "cpu":
             y = dropout_attention(q, k, v, self.dropout, causal)                   # (B, nh, T, hs)
-            y = self.proj(y.transpose(1, 2).contiguous().view(B, T, C))
-            return dropout(y, self.dropout, self.training)
-        with torch.autocast(x.device.type, enabled=False):
-            y = F.scaled_dot_product_attention(
-                q, k, v, is_causal=causal and T > 1,
-                dropout_p=self.dropout if self.training else 0.0)                 # (B, nh, T, hs)
-        y = y.transpose(1, 2).contiguous().view(B, T, C).to(x.dtype)               # (B, T, C)
+        else:
+            if q.dtype == torch.bfloat16 and q.device.type == "cpu":
+                # PyTorch's CPU attention is slower in bf16 than in fp32 (measured: backward ~7x),
+                # while the projections gain ~3x from bf16: attention itself in fp32
+                q, k, v = q.float(), k.float(), v.float()
+            with torch.autocast(x.device.type, enabled=False):
+                y = F.scaled_dot_product_attention(
+                    q, k, v, is_causal=causal and T > 1,
+                    dropout_p=self.dropout if self.training else 0.0)             # (B, nh, T, hs)
+            y = y.to(x.dtype)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)                           # (B, T, C)
         return dropout(self.proj(y), self.dropout, self.training)
 
     def forward_inspect(self, x, causal: bool, record: dict):

@@ -279,8 +279,9 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
     rng = contextlib.ExitStack()  # dropout draws from torch's global RNG: seeded by the run, saved with
     rng.enter_context(torch.random.fork_rng(devices=_rng_devices(device)))  # it, the caller's left as it was
     torch.manual_seed(cfg.seed + 2 + 1000 * ddp.rank)
-    if resume and _rank_state(state.state, "torch_rng", ddp) is not None:
-        _set_torch_rng(_rank_state(state.state, "torch_rng", ddp), device)
+    saved_torch_rng = _rank_state(state.state, "torch_rng", ddp) if resume else None
+    if saved_torch_rng is not None:
+        _set_torch_rng(saved_torch_rng, device)
     try:
         if start_step == 0:
             evaluate_and_save(0)  # the loss at init: ~ln(vocab_size)
