@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.errors import UserError
 from core.gpt import GPT
 from core.tokenizer import CharTokenizer
 
@@ -54,11 +55,11 @@ class AttentionView:
 def context_window(text: str, T: int, block_size: int) -> tuple[str, int]:
     """The first T characters of text, cropped to the last block_size of them (as sampling does)."""
     if T < 1:
-        raise ValueError("the context length T must be at least 1")
+        raise UserError("the context length T must be at least 1")
     if not text:
-        raise ValueError("the text is empty: type or paste some text")
+        raise UserError("the text is empty: type or paste some text")
     if len(text) < T:
-        raise ValueError(f"the text has {len(text)} characters, fewer than T = {T}: "
+        raise UserError(f"the text has {len(text)} characters, fewer than T = {T}: "
                          f"lower T or give a longer text")
     window = text[:T]
     dropped = max(0, T - block_size)

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from core.config import ConfigError, ModelConfig
+from core.errors import UserError
 from core.models import build_model
 from core.tokenizer import CharTokenizer
 
@@ -41,7 +42,7 @@ def default_root() -> Path:
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint that cannot be used; the message says why."""
 
 

@@ -12,6 +12,7 @@ import torch
 
 from core.checkpoints import LoadedModel, RunInfo
 from core.corpus import load_speaker
+from core.errors import UserError
 from core.evaluate import per_char_loss, sequence_loss
 from core.sampling import check_sampling, stream
 from core.tokenizer import CharTokenizer, UnknownCharError
@@ -107,9 +108,9 @@ def who_said_it(models: Mapping[str, torch.nn.Module], tokenizer: CharTokenizer 
     proportional to P(text | model) = exp(-total loss), i.e. a softmax over the negative total losses.
     tokenizer: one shared by all the models, or one per model name."""
     if not models:
-        raise ValueError("no model to ask: train a model first")
+        raise UserError("no model to ask: train a model first")
     if len(text) < 2:
-        raise ValueError("the passage needs at least two characters: every character after the first is scored")
+        raise UserError("the passage needs at least two characters: every character after the first is scored")
     names, surprisal = list(models), []
     for name in names:
         tok = tokenizer[name] if isinstance(tokenizer, Mapping) else tokenizer
@@ -141,12 +142,12 @@ def check_settings(tokenizers: Iterable[CharTokenizer], prompt: str, max_new_tok
                    temperature: float, top_k: int | None) -> None:
     """A clear ValueError for a prompt or sampling settings that some model cannot use."""
     if max_new_tokens < 1:
-        raise ValueError(f"the length must be at least 1 character, got {max_new_tokens}")
+        raise UserError(f"the length must be at least 1 character, got {max_new_tokens}")
     for tok in tokenizers:
         check_sampling(temperature, top_k, tok.vocab_size)
         unknown = tok.unknown(prompt)
         if unknown:
-            raise ValueError(f"the prompt holds {UnknownCharError(unknown)}; remove them to continue")
+            raise UserError(f"the prompt holds {UnknownCharError(unknown)}; remove them to continue")
 
 
 def side_by_side(models: Mapping[str, tuple[torch.nn.Module, CharTokenizer]], prompt: str, max_new_tokens: int,

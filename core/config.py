@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
+from core.errors import UserError
+
 MODEL_TYPES = ("bigram", "gpt")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A configuration a user asked for that cannot work; the message says why."""
 
 

@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import UserError
+
 DEFAULT_SPEAKERS = ("Barack Obama", "Donald J. Trump", "Joseph R. Biden Jr.")
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 TRAIN_FRACTION = 0.9
@@ -41,7 +43,7 @@ _SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+([.,;:!?])")
 _MULTI_SPACE = re.compile(r"[ \t]{2,}")
 
 
-class SpeakerError(ValueError):
+class SpeakerError(UserError):
     """An unknown speaker, or a speaker text that cannot be used; the message says which."""
 
 

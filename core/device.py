@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
+from core.errors import UserError
+
 
 def pick_device(requested: str = "auto") -> torch.device:
     """'auto' picks cuda, then mps, then cpu; anything else is checked and returned."""
@@ -20,11 +22,11 @@ def pick_device(requested: str = "auto") -> torch.device:
     try:
         dev = torch.device(requested)
     except RuntimeError as e:
-        raise ValueError(f"unknown device {requested!r}: {e}") from None
+        raise UserError(f"unknown device {requested!r}: {e}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {requested!r} asked for, but this machine has no CUDA GPU")
+        raise UserError(f"device {requested!r} asked for, but this machine has no CUDA GPU")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"device {requested!r} asked for, but MPS is not available here")
+        raise UserError(f"device {requested!r} asked for, but MPS is not available here")
     return dev
 
 

@@ -10,6 +10,7 @@ from torch.nn import functional as F
 
 from core.checkpoints import CHECKPOINTS_DIR, load_model
 from core.corpus import load_speaker
+from core.errors import UserError
 from core.tokenizer import CharTokenizer
 
 
@@ -20,7 +21,7 @@ def sequence_loss(model, ids: torch.Tensor, batch_size: int = 32) -> float:
     T = model.config.block_size
     n = (len(ids) - 1) // T * T
     if n == 0:
-        raise ValueError(f"need at least {T + 1} characters to score a context of {T}, got {len(ids)}")
+        raise UserError(f"need at least {T + 1} characters to score a context of {T}, got {len(ids)}")
     device = next(model.parameters()).device
     x = ids[:n].view(-1, T)
     y = ids[1:n + 1].view(-1, T)
@@ -93,7 +94,7 @@ def count_bigram_probs(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
 def next_char_probs(model, tokenizer: CharTokenizer, context: str) -> torch.Tensor:
     """(V,) the model's distribution of the character after context (its last block_size characters)."""
     if not context:
-        raise ValueError("type at least one character of context")
+        raise UserError("type at least one character of context")
     ids = tokenizer.encode_tensor(context)[-model.config.block_size:]
     device = next(model.parameters()).device
     model.eval()

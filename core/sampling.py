@@ -18,15 +18,16 @@ import torch
 from torch.nn import functional as F
 
 from core.decoder import Decoder, KVCache
+from core.errors import UserError
 from core.gpt import GPT
 from core.tokenizer import CharTokenizer
 
 
 def check_sampling(temperature: float, top_k: int | None, vocab_size: int) -> None:
     if not temperature > 0:
-        raise ValueError(f"temperature must be above 0 (try 0.8 or 1.0), got {temperature}")
+        raise UserError(f"temperature must be above 0 (try 0.8 or 1.0), got {temperature}")
     if top_k is not None and not 1 <= top_k <= vocab_size:
-        raise ValueError(f"top-k must be between 1 and the vocabulary size {vocab_size}, got {top_k}")
+        raise UserError(f"top-k must be between 1 and the vocabulary size {vocab_size}, got {top_k}")
 
 
 def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
@@ -47,7 +48,7 @@ class _Context:
 
     def __init__(self, model, use_cache: bool, window: str = "shift", dtype: str = "auto"):
         if window not in WINDOWS:
-            raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
+            raise UserError(f"window must be one of {WINDOWS}, got {window!r}")
         self.model = model
         self.block_size = model.config.block_size
         self.step = 1 if window == "slide" else max(1, self.block_size // 2)

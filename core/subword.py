@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.errors import UserError
+
 
 @dataclass(frozen=True)
 class CodebookRow:
@@ -19,7 +21,7 @@ def codebook_tradeoff(texts: dict[str, str], vocab_sizes=(256, 512, 1024, 4096))
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     if not texts or not any(texts.values()):
-        raise ValueError("no text to tokenize")
+        raise UserError("no text to tokenize")
     total_chars = sum(len(t) for t in texts.values())
     alphabet = sorted(set("".join(texts.values())))
     rows = [CodebookRow("characters", len(alphabet), {k: len(v) for k, v in texts.items()}, 1.0)]

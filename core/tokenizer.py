@@ -8,6 +8,8 @@ from collections.abc import Iterable
 
 import torch
 
+from core.errors import UserError
+
 _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}
 
 
@@ -25,12 +27,12 @@ def parse_ids(text: str) -> list[int]:
         try:
             ids.append(int(part))
         except ValueError:
-            raise ValueError(f"{part!r} is not a token id: type whole numbers separated by commas or spaces, "
+            raise UserError(f"{part!r} is not a token id: type whole numbers separated by commas or spaces, "
                              "e.g. 18, 47, 56") from None
     return ids
 
 
-class UnknownCharError(ValueError):
+class UnknownCharError(UserError):
     """Text holds characters the vocabulary lacks; `chars` lists them."""
 
     def __init__(self, chars: list[str]):
@@ -44,9 +46,9 @@ class CharTokenizer:
     def __init__(self, chars: Iterable[str]):
         chars = sorted(set(chars))
         if not chars:
-            raise ValueError("a vocabulary needs at least one character")
+            raise UserError("a vocabulary needs at least one character")
         if any(len(c) != 1 for c in chars):
-            raise ValueError("every vocabulary entry must be a single character")
+            raise UserError("every vocabulary entry must be a single character")
         self.chars: list[str] = chars
         self.stoi = {c: i for i, c in enumerate(chars)}
 
@@ -80,7 +82,7 @@ class CharTokenizer:
         for i in ids:
             i = int(i)
             if not 0 <= i < n:
-                raise ValueError(f"token id {i} is outside the vocabulary (0..{n - 1})")
+                raise UserError(f"token id {i} is outside the vocabulary (0..{n - 1})")
             out.append(self.chars[i])
         return "".join(out)
 
@@ -91,7 +93,7 @@ class CharTokenizer:
     def from_json(cls, s: str) -> CharTokenizer:
         d = json.loads(s)
         if not isinstance(d, dict) or d.get("type") != "char" or not isinstance(d.get("chars"), str):
-            raise ValueError("not a Podium character vocabulary")
+            raise UserError("not a Podium character vocabulary")
         return cls(d["chars"])
 
     def __eq__(self, other) -> bool:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from core.errors import UserError
+
 EXAMPLE_B = [[2.0, 7.0], [6.0, 4.0], [6.0, 5.0]]  # the lecture's b, with a = tril(ones(3, 3))
 
 
@@ -23,9 +25,9 @@ class TrilExample:
 def tril_example(b) -> TrilExample:
     b = torch.as_tensor(b, dtype=torch.float32)
     if b.dim() != 2 or b.size(0) < 1 or b.size(1) < 1:
-        raise ValueError("b must be a non-empty T x C table of numbers")
+        raise UserError("b must be a non-empty T x C table of numbers")
     if not torch.isfinite(b).all():
-        raise ValueError("b must hold finite numbers")
+        raise UserError("b must hold finite numbers")
     a = torch.tril(torch.ones(b.size(0), b.size(0)))
     a_norm = a / a.sum(1, keepdim=True)
     return TrilExample(a, b, a @ b, a_norm, a_norm @ b)
@@ -46,7 +48,7 @@ class ThreeVersions:
 
 def three_versions(T: int, C: int, seed: int = 1337) -> ThreeVersions:
     if T < 1 or C < 1:
-        raise ValueError("T and C must be at least 1")
+        raise UserError("T and C must be at least 1")
     x = torch.randn(T, C, generator=torch.Generator().manual_seed(seed))
     v1 = torch.zeros(T, C)
     for t in range(T):                        # version 1: for every t, average x[0..t]
