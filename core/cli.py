@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--top-k", type=int)
     sa.add_argument("--seed", type=int, default=1337)
     sa.add_argument("--no-cache", action="store_true", help="re-run the context every step (slow)")
-    sa.add_argument("--window", choices=WINDOWS, default="shift",
+    sa.add_argument("--window", choices=WINDOWS, default="slide",
                     help="past block_size: drop the older half of the context at once (shift), or keep "
                          "exactly the last block_size characters at every step, as the lecture does (slide)")
     sa.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",

@@ -152,13 +152,13 @@ def check_settings(tokenizers: Iterable[CharTokenizer], prompt: str, max_new_tok
 
 def side_by_side(models: Mapping[str, tuple[torch.nn.Module, CharTokenizer]], prompt: str, max_new_tokens: int,
                  temperature: float = 1.0, top_k: int | None = None, seed: int = 1337,
-                 k: int = 10) -> Iterator[SideStep]:
+                 k: int = 10, window: str = "slide") -> Iterator[SideStep]:
     """Every model continues the same prompt with the same seed (its own generator, seeded alike),
     one character per model in turn, so the columns fill together. Checks the prompt and the
     settings first: the errors come before any character."""
     check_settings([tok for _, tok in models.values()], prompt, max_new_tokens, temperature, top_k)
     streams = {label: stream(model, tok, prompt, max_new_tokens, temperature, top_k,
-                             torch.Generator().manual_seed(int(seed)))
+                             torch.Generator().manual_seed(int(seed)), window=window)
                for label, (model, tok) in models.items()}
     toks = {label: tok for label, (_, tok) in models.items()}
 

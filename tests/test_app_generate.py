@@ -70,6 +70,25 @@ def test_each_speaker_column_gets_text_of_the_requested_length(gen, runs_root):
     assert page_text(gen).count("40 characters generated") == 3
 
 
+def test_the_lecture_window_by_default_and_shift_on_the_toggle(gen, runs_root):
+    """Past block_size (16 here) the default is the lecture's window; the toggle gives 'shift', whose
+    text is the same up to the block and differs after it."""
+    loaded = ck.load_model(NAMES[OBAMA], root=runs_root)
+    block = loaded.model.config.block_size
+    prompt, n = "We the people", 4 * block
+    generate(gen, length=n, prompt=prompt, seed=5)
+    slide = gen.session_state[RESULT]["texts"][OBAMA]
+    assert slide == sample_text(loaded.model, loaded.tokenizer, prompt, n, 1.0, None, seed=5, window="slide")
+    assert "shift" not in page_text(gen)
+    gen.toggle(key="generate_shift").set_value(True).run()
+    assert "another way" in page_text(gen)
+    generate(gen, length=n, prompt=prompt, seed=5)
+    shift = gen.session_state[RESULT]["texts"][OBAMA]
+    assert shift == sample_text(loaded.model, loaded.tokenizer, prompt, n, 1.0, None, seed=5, window="shift")
+    first = block - len(prompt) + 1
+    assert shift[:first] == slide[:first] and shift != slide
+
+
 def test_same_seed_same_text_other_seed_other_text(gen):
     generate(gen, length=30, seed=11)
     first = dict(gen.session_state[RESULT]["texts"])

@@ -146,6 +146,16 @@ def test_the_two_windows_differ_past_the_block_only(model, tok):
         generate(model, idx, 2, window="rolling")
 
 
+def test_the_default_window_is_the_lectures(model, tok):
+    """Without a window, sampling past the block re-runs exactly the last block_size tokens (slide)."""
+    idx = prompt(tok, "We the people", batch=1)
+    default = generate(model, idx, 3 * BLOCK, generator=g(3))
+    assert torch.equal(default, generate(model, idx, 3 * BLOCK, generator=g(3), window="slide"))
+    assert not torch.equal(default, generate(model, idx, 3 * BLOCK, generator=g(3), window="shift"))
+    assert sample_text(model, tok, "The ", 3 * BLOCK, seed=4) == sample_text(model, tok, "The ", 3 * BLOCK, seed=4,
+                                                                               window="slide")
+
+
 def test_next_token_probs_applies_temperature_and_top_k():
     logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
     p = next_token_probs(logits, 1.0)
