@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from core.attention_view import char_label, context_window
+from core.errors import UserError
 from core.gpt import GPT
 from core.tokenizer import CharTokenizer
 
@@ -70,14 +71,14 @@ def one_character(model: GPT, tokenizer: CharTokenizer, text: str, T: int, posit
     """position: 0-based within the context the model sees (after any crop); -1 is the last."""
     cfg = model.config
     if not 0 <= layer < cfg.n_layer:
-        raise ValueError(f"layer must be between 1 and {cfg.n_layer}, got {layer + 1}")
+        raise UserError(f"layer must be between 1 and {cfg.n_layer}, got {layer + 1}")
     if not 0 <= head < cfg.n_head:
-        raise ValueError(f"head must be between 1 and {cfg.n_head}, got {head + 1}")
+        raise UserError(f"head must be between 1 and {cfg.n_head}, got {head + 1}")
     window, dropped = context_window(text, T, cfg.block_size)
     n = len(window)
     position = position + n if position < 0 else position
     if not 0 <= position < n:
-        raise ValueError(f"the position must be between 1 and {n}, got {position + 1}")
+        raise UserError(f"the position must be between 1 and {n}, got {position + 1}")
     ids = tokenizer.encode_tensor(window).unsqueeze(0).to(next(model.parameters()).device)
     ins = model.inspect(ids, causal=causal)
 

@@ -9,6 +9,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from core.batching import get_batch
+from core.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ def onehot_lookup(weight: torch.Tensor, index: int) -> OneHotLookup:
     weight = weight.detach().float().cpu()
     V = weight.size(0)
     if not 0 <= index < V:
-        raise ValueError(f"the character index must be between 0 and {V - 1}, got {index}")
+        raise UserError(f"the character index must be between 0 and {V - 1}, got {index}")
     onehot = F.one_hot(torch.tensor(index), V).float()                          # (V,)
     product = onehot @ weight                                                    # (V,) @ (V, V_out) -> (V_out,)
     emb = nn.Embedding.from_pretrained(weight)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from core.config import ModelConfig
+from core.errors import UserError
 
 COUNT_BYTES = 4       # one int32 count per cell of a dense table
 ALPHA = 0.1           # add-alpha smoothing, as core.evaluate.count_bigram_loss
@@ -21,9 +22,9 @@ MAX_ORDER = 8
 
 def check_order(n: int, vocab_size: int) -> None:
     if not 1 <= n <= MAX_ORDER:
-        raise ValueError(f"the context length n must be between 1 and {MAX_ORDER}, got {n}")
+        raise UserError(f"the context length n must be between 1 and {MAX_ORDER}, got {n}")
     if vocab_size < 1:
-        raise ValueError(f"the vocabulary must hold at least one character, got {vocab_size}")
+        raise UserError(f"the vocabulary must hold at least one character, got {vocab_size}")
 
 
 def table_rows(vocab_size: int, n: int) -> int:
@@ -84,7 +85,7 @@ class NGramCounts:
     def fit(cls, ids: torch.Tensor, n: int, vocab_size: int) -> NGramCounts:
         check_order(n, vocab_size)
         if len(ids) <= n:
-            raise ValueError(f"the text has {len(ids)} characters; a context of {n} needs at least {n + 1}")
+            raise UserError(f"the text has {len(ids)} characters; a context of {n} needs at least {n + 1}")
         ctx = _contexts(ids, n, vocab_size)
         keys, counts = torch.unique(ctx * vocab_size + ids[n:].long(), return_counts=True)
         contexts, totals = torch.unique(ctx, return_counts=True)
@@ -109,7 +110,7 @@ class NGramCounts:
         """For each position of ids from n on: the smoothed probability of the character there,
         (c(context, next) + alpha) / (c(context) + alpha V), and whether its context was ever seen."""
         if not alpha > 0:
-            raise ValueError(f"the smoothing alpha must be above 0, got {alpha}")
+            raise UserError(f"the smoothing alpha must be above 0, got {alpha}")
         ctx = _contexts(ids, self.n, self.vocab_size)
         pair = self._lookup(self.keys, self.counts, ctx * self.vocab_size + ids[self.n:].long()).double()
         total = self._lookup(self.contexts, self.totals, ctx).double()
