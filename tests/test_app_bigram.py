@@ -1,22 +1,26 @@
-"""AppTest: the Bigram page trains (or loads) a speaker's bigram, compares its table and loss with counting,
-samples from it, and shows that only the last character matters."""
+"""AppTest: the Bigram page trains a speaker's bigram in the background (or loads one), compares its table
+and loss with counting, shows one-hot @ W as a lookup and its gradient, the n-gram tables that counting
+would need, samples from the bigram, and shows that only the last character matters."""
 from __future__ import annotations
 
 import math
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from apptest_helpers import figures, heatmaps, open_page
+from apptest_helpers import decode, figures, heatmaps, open_page, page_text
 
-from core.config import preset
+from core import checkpoints as ck
+from core import runs as run_manager
 from core.dataset import prepare
-from core.train import train
+from core.ngram import NGramCounts, gpt_params
 
 SPEAKER = "Barack Obama"            # the first default speaker: the page's default choice
 RUN = "barack-obama-bigram"         # the name the page gives it
 FLOOR_TOLERANCE = 0.05
+SHIPPED_GPT = Path(__file__).resolve().parent.parent / "checkpoints" / "barack-obama-gpt-tiny"
 
 
 @pytest.fixture(autouse=True)
@@ -30,18 +34,15 @@ def data():
 
 
 @pytest.fixture(scope="module")
-def trained_run(data, tmp_path_factory):
-    """A short bigram run trained once, copied into each test's checkpoints folder that needs one."""
+def trained_run(tmp_path_factory):
+    """A short bigram run trained once through the app's own start path (a background process), copied
+    into each test's checkpoints folder that needs one."""
     root = tmp_path_factory.mktemp("bigram-runs")
-    model_cfg, train_cfg = preset("bigram", data.tokenizer.vocab_size, max_iters=300, eval_interval=300,
-                                  eval_iters=5)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # as the app's script threads run (ui.state.configure_torch): tiny ops, no contention
-    try:
-        train(data, model_cfg, train_cfg, run_dir=root / RUN)
-    finally:
-        torch.set_num_threads(threads)
-    return root / RUN
+    request = run_manager.RunRequest.make([SPEAKER], "bigram", "bigram", True, max_iters=300, eval_interval=300,
+                                          eval_iters=5)
+    s = run_manager.start(request, root, name=RUN)
+    assert run_manager.wait(s.path, timeout=180).status == "finished"
+    return s.path
 
 
 def metrics(at) -> dict[str, str]:
@@ -66,13 +67,27 @@ def test_without_a_trained_bigram_the_page_says_so(tmp_path, data):
     assert not any(tmp_path.iterdir())
 
 
+def train_in_background(at, button: str, run_dir) -> None:
+    """Click Train / Retrain: a background run starts (a process, not the script thread) and the page
+    shows its progress; once it has finished, the next reruns load it."""
+    at.button(key=button).click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.session_state["bigram_run"] == run_dir.name
+    assert at.get("progress"), "the page shows the run's progress while it trains"
+    status = run_manager.wait(run_dir, timeout=180)
+    assert status.status == "finished", status.message
+    at.run()  # the progress fragment sees the run end and reruns the page (run_every never ticks in AppTest)
+    assert not at.exception and not at.error
+    assert "bigram_run" not in at.session_state
+
+
 def test_train_saves_a_run_that_reaches_the_count_floor(tmp_path, data):
     at = open_page("bigram")
     at.number_input(key="bigram_steps").set_value(1000)
-    at.button(key="bigram_train").click().run()
-    assert not at.exception and not at.error
+    train_in_background(at, "bigram_train", tmp_path / RUN)
+    launch = (tmp_path / RUN / "launch.json").read_text()
+    assert '"model": "bigram"' in launch and '"max_iters": 1000' in launch
     assert (tmp_path / RUN / "model.pt").is_file() and (tmp_path / RUN / "meta.json").is_file()
-    assert any(RUN in s.value for s in at.success)
     m = metrics(at)
     V = data.tokenizer.vocab_size
     val, uniform, floor = float(m["Bigram val loss"]), float(m["Uniform guessing: ln V"]), float(m["Count-based floor"])
@@ -92,8 +107,7 @@ def test_a_saved_run_is_loaded_and_retrain_keeps_it(tmp_path, trained_run):
     assert RUN in " ".join(c.value for c in at.caption)
     assert not at.get("button") or not any(b.key == "bigram_train" for b in at.button)
     at.number_input(key="bigram_steps").set_value(100)
-    at.button(key="bigram_retrain").click().run()
-    assert not at.exception
+    train_in_background(at, "bigram_retrain", tmp_path / f"{RUN}-2")
     assert (tmp_path / RUN / "model.pt").is_file()                 # the old run is kept
     assert (tmp_path / f"{RUN}-2" / "model.pt").is_file()          # the new one has a new name
     assert f"{RUN}-2" in " ".join(c.value for c in at.caption)
@@ -108,7 +122,8 @@ def test_samples_and_tokens_dont_talk(tmp_path, trained_run, data):
     assert at.code[-1].value != sample
 
     assert any(s.value.startswith("Identical") for s in at.success)     # "...the" and "...she" end in "e"
-    bars = [tr for fig in figures(at) for tr in fig["data"] if tr.get("type") == "bar"]
+    bars = [tr for fig in figures(at) for tr in fig["data"]
+            if tr.get("type") == "bar" and "likeliest" in fig["layout"]["title"]["text"]]
     assert len(bars) == 2 and bars[0]["y"] == bars[1]["y"]
 
     at.text_input(key="bigram_ctx_b").set_value("...shy").run()
@@ -117,3 +132,58 @@ def test_samples_and_tokens_dont_talk(tmp_path, trained_run, data):
     at.text_input(key="bigram_ctx_b").set_value("snow ☃").run()
     assert not at.exception
     assert "not in the vocabulary" in " ".join(e.value for e in at.error)
+
+
+def rows_of(at, name: str) -> dict[str, np.ndarray]:
+    """The named rows of a one-row-per-name heatmap (y labels -> rows of z)."""
+    for fig in figures(at):
+        for tr in fig["data"]:
+            if tr.get("type") == "heatmap" and name in tr.get("y", []):
+                return dict(zip(tr["y"], decode(tr["z"])))
+    raise AssertionError(f"no heatmap row {name!r}")
+
+
+def test_onehot_times_the_table_is_the_lookup_and_its_gradient(tmp_path, trained_run, data):
+    shutil.copytree(trained_run, tmp_path / RUN)
+    at = open_page("bigram")
+    W = torch.load(trained_run / "model.pt", weights_only=True)
+    W = next(v for k, v in (W.get("model", W)).items() if "token_embedding_table" in k).float().numpy()
+    tok = data.tokenizer
+    for ch in ("e", "T"):
+        at.selectbox(key="bigram_onehot_char").set_value(tok.chars.index(ch)).run()
+        rows = rows_of(at, "one-hot(x) @ W")
+        np.testing.assert_allclose(rows["one-hot(x) @ W"], W[tok.chars.index(ch)], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(rows["one-hot(x) @ W"], rows["nn.Embedding(x)"])
+        assert not np.allclose(rows["next row of W"], rows["nn.Embedding(x)"])
+        onehot = rows_of(at, "one-hot(x)")["one-hot(x)"]
+        assert onehot.sum() == 1 and onehot[tok.chars.index(ch)] == 1
+    assert "= **True**" in page_text(at)
+    batch = at.code[[i for i, c in enumerate(at.code) if c.language != "python"][0]].value
+    distinct = {"\n" if c == "↵" else c for row in batch.split("\n") for c in row}
+    grad = next(tr for fig in figures(at) for tr in fig["data"]
+                if fig["layout"]["title"]["text"].startswith("|gradient|"))
+    nonzero = {tok.chars[i] for i, v in enumerate(decode(grad["y"])) if v > 0}
+    assert nonzero == distinct and 1 < len(nonzero) < tok.vocab_size
+    assert any("exactly these" in s.value for s in at.success)
+
+
+def test_counting_does_not_scale(tmp_path, data):
+    shutil.copytree(SHIPPED_GPT, tmp_path / SHIPPED_GPT.name, ignore=shutil.ignore_patterns("latest.pt"))
+    at = open_page("bigram")     # no bigram yet: the counting section needs none
+    V, sd = data.tokenizer.vocab_size, data.speakers[0]
+    assert metrics(at)["Rows: V^n"] == f"{V ** 3:,}"                     # the default n = 3
+    at.slider(key="bigram_ngram_n").set_value(2).run()
+    m = metrics(at)
+    assert m["Rows: V^n"] == f"{V ** 2:,}" and m["Counts: V^(n+1)"] == f"{V ** 3:.3g}"
+    gpt = [k for k in m if k.startswith("GPT parameters")]
+    assert gpt == ["GPT parameters at block_size = 2"]
+    assert int(m[gpt[0]].replace(",", "")) == gpt_params(ck.load_model(tmp_path / SHIPPED_GPT.name).config, 2)
+    table = at.dataframe[0].value
+    assert list(table["n"]) == list(range(1, 9))
+    loss = list(table["count model val loss"])
+    assert loss[1] < loss[0]                                            # two characters of context beat one
+    assert loss[0] == pytest.approx(NGramCounts.fit(sd.train, 1, V).loss(sd.val), abs=1e-3)
+    seen = [float(v.rstrip("%")) for v in table["rows never seen"]]
+    assert seen == sorted(seen) and seen[-1] > 99
+    curve = [fig for fig in figures(at) if "by context length" in fig["layout"]["title"]["text"]][0]
+    assert any("barack-obama-gpt-tiny" in (s.get("text") or "") for s in curve["layout"].get("annotations", []))
