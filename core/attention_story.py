@@ -59,6 +59,7 @@ class OneCharacter:
     weights: np.ndarray       # (T,) softmax of the affinities: the share of each character, sums to 1
     out: np.ndarray           # (hs,) sum_j weights[j] * values[j]
     contributions: np.ndarray  # (T, hs) weights[j] * values[j]: the rows add up to out
+    grid: np.ndarray          # (T, T) the head's weights for every position (row = query)
 
     def attended(self) -> list[int]:
         """The positions this character can see (those with a finite affinity)."""
@@ -85,6 +86,8 @@ def one_character(model: GPT, tokenizer: CharTokenizer, text: str, T: int, posit
     def arr(t):
         return t[0, layer, head].float().cpu().numpy()
     q, k, v = arr(ins.q), arr(ins.k), arr(ins.v)                                       # (T, hs) each
-    weights = arr(ins.weights)[position]                                               # (T,)
+    grid = arr(ins.weights)                                                            # (T, T)
+    weights = grid[position]                                                           # (T,)
     return OneCharacter([char_label(c, dropped + j) for j, c in enumerate(window)], position, layer, head, causal,
-                        q[position], k, v, arr(ins.masked)[position], weights, weights @ v, weights[:, None] * v)
+                        q[position], k, v, arr(ins.masked)[position], weights, weights @ v, weights[:, None] * v,
+                        grid)

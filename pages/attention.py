@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.attention_view import attention_view
 from ui import charts, state
+from ui.attention_story import one_character_story, token_and_position
 
 state.require_frame()
 
@@ -112,5 +113,7 @@ with state.friendly_errors():
     m3.metric("scale 1/sqrt(head_size)", f"{cfg.head_size ** -0.5:.4f}")
     m4.metric("parameters", f"{loaded.model.num_params():,}")
     explore(loaded, text, causal)  # the slider reruns only this fragment: no sidebar, no reload
+    token_and_position(loaded, text)
+    one_character_story(loaded, text, causal)
 
 
