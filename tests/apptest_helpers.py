@@ -14,14 +14,15 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 def open_page(page: str, timeout: float = 60, query: dict | None = None) -> AppTest:
-    """Run app.py, switch to pages/<page>.py and run it; fails on any exception. query: the URL's
-    query parameters (what a reload keeps)."""
+    """Run app.py, switch to app_pages/<page>.py and run it inside app.py's frame; fails on any
+    exception. query: the URL's query parameters (what a reload keeps)."""
     at = AppTest.from_file(APP, default_timeout=timeout)
     at.query_params.update(query or {})
     at.run()
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"app_pages/{page}.py")
     at.run()
     assert not at.exception, [e.message for e in at.exception]
+    assert len(at.sidebar.children) > 0, f"{page} ran without app.py's frame (empty sidebar)"
     return at
 
 

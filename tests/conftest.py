@@ -44,13 +44,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(tmp_root: Path, extra_env: dict | None = None):
+def start_server(tmp_root: Path, extra_env: dict | None = None, entry: tuple[str, ...] = ("ui.serve",)):
     """Start the app (`python -m ui.serve`: `streamlit run app.py` with the engine preloaded) on a
-    free port with its own checkpoints folder."""
+    free port with its own checkpoints folder. entry: what follows `python -m`, e.g.
+    ("streamlit", "run", "app.py") for the bare command."""
     port = _free_port()
     env = {**os.environ, "PODIUM_CHECKPOINTS": str(tmp_root), **(extra_env or {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ui.serve", "--server.headless", "true",  # as `make run` starts it
+        [sys.executable, "-m", *entry, "--server.headless", "true",  # as `make run` starts it
          "--server.address", "127.0.0.1", "--server.port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

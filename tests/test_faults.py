@@ -169,7 +169,7 @@ def test_every_cache_is_bounded():
     """Every st.cache_data / st.cache_resource in the app has max_entries or a ttl, unless the
     function takes no argument (then it holds one entry)."""
     unbounded = []
-    for path in [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")]:
+    for path in [ROOT / "app.py", *(ROOT / "app_pages").glob("*.py"), *(ROOT / "ui").glob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.FunctionDef):
                 continue

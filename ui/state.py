@@ -31,19 +31,6 @@ def configure_torch() -> int:
     return 1
 
 
-def require_frame() -> None:
-    """Call first in every page. With a pages/ folder, Streamlit starts in its legacy multipage
-    mode: on a fresh server, a first visit straight to a page's URL runs that page without app.py
-    (no sidebar, no navigation) until some run calls st.navigation; AppTest re-enters that mode on
-    every run. Leave it and rerun: the same URL then runs through app.py onto the same page.
-    (streamlit 1.67: st.navigation itself clears PagesManager.uses_pages_directory this way.)"""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
 def chosen_speakers() -> list[str]:
     return list(st.session_state.get(SPEAKERS) or DEFAULT_SPEAKERS)
 

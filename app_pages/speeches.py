@@ -10,8 +10,6 @@ from core.corpus import MAX_TEXT_BYTES, MIN_TEXT_CHARS, SpeakerError, add_user_t
 from core.tokenizer import visible
 from ui import state
 
-state.require_frame()
-
 PER_ROW = 4             # speaker columns per row
 EXCERPT_CHARS = 600
 TOP_CHARS = 30          # characters in the frequency chart

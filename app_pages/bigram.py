@@ -67,8 +67,6 @@ def training_progress(name: str) -> None:
     st.rerun(scope="app")
 
 
-state.require_frame()
-
 st.title("4. Bigram")
 st.markdown(
     "The lecture's first language model is a lookup table. `nn.Embedding(V, V)` gives every character a row of "

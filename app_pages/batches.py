@@ -10,8 +10,6 @@ from core.batching import Pair, context_target_pairs, get_batch
 from core.tokenizer import visible
 from ui import state
 
-state.require_frame()
-
 LECTURE_SEED = 1337
 HIGHLIGHT = "background-color: rgba(255, 193, 7, 0.25)"
 SIDE_BY_SIDE_MAX_T = 16     # x and y grids side by side up to this block size, stacked above it

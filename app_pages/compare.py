@@ -10,8 +10,6 @@ from core.compare import excerpt, loss_matrix, speaker_runs, who_said_it
 from core.tokenizer import visible
 from ui import charts, state
 
-state.require_frame()
-
 VMAX = 6.0   # surprisal (nats) at which the colour saturates; ln(vocab ~88) ~ 4.5 is a uniform guess
 STOPS = ((0.0, (255, 255, 255)), (0.45, (254, 224, 139)), (1.0, (215, 48, 39)))  # white -> yellow -> red
 

@@ -23,8 +23,6 @@ from core.evaluate import count_bigram_loss
 from core.metrics import Curves, curves, format_duration, progress, uniform_loss
 from ui import charts, state
 
-state.require_frame()
-
 WATCHED = "train_watched"        # run names on the chart (not a widget key: survives page switches)
 WATCH_PARAM = "watch"            # the same names in the URL: survives a reload
 POLL = "2s"                      # how often a page with runs training redraws their progress

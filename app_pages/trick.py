@@ -62,8 +62,6 @@ def matrix(t, title: str, x_title: str, y_title: str, *, zmin=None, zmax=None, c
     return fig
 
 
-state.require_frame()
-
 st.title("5. The trick")
 st.markdown(
     "Before attention, the lecture shows a trick. The simplest way for a token to hear from the tokens before it "

@@ -3,8 +3,6 @@ import streamlit as st
 
 from ui import state
 
-state.require_frame()
-
 st.title("Podium: build a GPT, one step at a time")
 st.markdown(
     "Follow Karpathy's *Let's build GPT* lecture on the **State of the Union addresses** of "
@@ -12,15 +10,15 @@ st.markdown(
     "Every step below is live: move a slider and watch the tensors change.")
 
 STEPS = [
-    ("pages/speeches.py", "Speeches", "the raw text of each speaker, its statistics and the 90/10 split"),
-    ("pages/tokens.py", "Characters -> ids", "one shared character vocabulary; encode and decode"),
-    ("pages/batches.py", "Batches", "B x T windows and the (context -> target) pairs inside them"),
-    ("pages/bigram.py", "Bigram", "a V x V table of next-character logits: tokens don't talk yet"),
-    ("pages/trick.py", "The trick", "averaging the past with a triangular matrix and a softmax"),
-    ("pages/attention.py", "Attention", "queries, keys, the mask and the softmax of a trained GPT"),
-    ("pages/train.py", "Train", "train a bigram or a GPT per speaker and watch the losses and heads live"),
-    ("pages/generate.py", "Generate", "every speaker's model continues the same prompt with the same seed"),
-    ("pages/compare.py", "Compare", "whose model knows whose words: the cross-loss matrix and who said it"),
+    ("app_pages/speeches.py", "Speeches", "the raw text of each speaker, its statistics and the 90/10 split"),
+    ("app_pages/tokens.py", "Characters -> ids", "one shared character vocabulary; encode and decode"),
+    ("app_pages/batches.py", "Batches", "B x T windows and the (context -> target) pairs inside them"),
+    ("app_pages/bigram.py", "Bigram", "a V x V table of next-character logits: tokens don't talk yet"),
+    ("app_pages/trick.py", "The trick", "averaging the past with a triangular matrix and a softmax"),
+    ("app_pages/attention.py", "Attention", "queries, keys, the mask and the softmax of a trained GPT"),
+    ("app_pages/train.py", "Train", "train a bigram or a GPT per speaker and watch the losses and heads live"),
+    ("app_pages/generate.py", "Generate", "every speaker's model continues the same prompt with the same seed"),
+    ("app_pages/compare.py", "Compare", "whose model knows whose words: the cross-loss matrix and who said it"),
 ]
 st.subheader("The pipeline")
 st.caption("speeches -> characters -> ids -> batches -> bigram -> attention -> GPT -> samples")

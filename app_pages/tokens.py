@@ -10,8 +10,6 @@ from core.subword import CodebookRow, codebook_tradeoff
 from core.tokenizer import CharTokenizer, UnknownCharError, parse_ids, visible
 from ui import state
 
-state.require_frame()
-
 LECTURE_CODE = """chars = sorted(list(set(text)))
 vocab_size = len(chars)
 stoi = { ch:i for i,ch in enumerate(chars) }

@@ -6,8 +6,6 @@ from core.attention_view import attention_view
 from ui import charts, state
 from ui.attention_story import one_character_story, token_and_position
 
-state.require_frame()
-
 UNTRAINED = "untrained (random weights)"
 
 

@@ -9,8 +9,6 @@ from core.compare import check_settings, side_by_side, speaker_runs
 from core.tokenizer import visible
 from ui import charts, state
 
-state.require_frame()
-
 RESULT = "generate_result"     # the last generation: survives reruns and page switches (not a widget key)
 REQUEST = "generate_request"   # set by the Generate button's callback, consumed by the script
 MAX_COLUMNS = 4
