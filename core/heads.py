@@ -38,6 +38,7 @@ LABELS = {"previous_token": "previous char", "duplicate_token": "duplicate char"
           "last_space": "word start", "last_newline": "last newline", "sentence_start": "sentence start"}
 ABLATIONS = ("mean", "zero")
 SENTENCE_ENDS = ".!?\n"
+CLEAR = 0.3  # a head "is" a pattern's head when that score reaches this (the issue's induction threshold)
 HeadRef = tuple[int, int]  # (layer, head), both from 0
 
 
@@ -145,8 +146,14 @@ class HeadScore:
         name = max(self.scores, key=self.scores.__getitem__)
         return name, self.scores[name]
 
+    @property
+    def label(self) -> str:
+        """The strongest pattern's name when it is clear (score >= CLEAR), else 'diffuse'."""
+        name, score = self.best
+        return LABELS[name] if score >= CLEAR else "diffuse"
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "best": self.best[0], "best_score": self.best[1]}
+        return {**asdict(self), "best": self.best[0], "best_score": self.best[1], "label": self.label}
 
 
 def _weights(model, idx: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,100 @@
+"""Cached access to core.heads, core.lens and core.embeddings for the pages. Keyed by the weights
+file and its mtime, so a retrained run is scored afresh; the model arguments (leading underscore)
+are not hashed. Results are plain data, the same for every visitor."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import embeddings, heads, lens
+from core import record as rec
+from ui import state
+
+PAGE_CHARS = 10_000  # the page's ablations read the first PAGE_CHARS characters of each val text
+
+
+def _key(run: rec.RunRecord) -> tuple[str, float]:
+    path = run.path / rec.BEST
+    return str(path), path.stat().st_mtime
+
+
+def val_text(speaker: str, clean: bool) -> str:
+    return state.speaker(speaker, clean).split()[1]
+
+
+@st.cache_data(show_spinner="Scoring every head...", max_entries=32)
+def _scores(_loaded, path: str, mtime: float, speaker: str, clean: bool) -> list[dict]:
+    rows = heads.score_heads(_loaded.model, _loaded.tokenizer, val_text(speaker, clean), ablation=False)
+    return [r.to_dict() for r in rows]
+
+
+def scores(run: rec.RunRecord, speaker: str | None = None) -> list[dict]:
+    """Every head's pattern scores on the speaker's val text (default: the run's own speaker):
+    dicts of core.heads.HeadScore.to_dict()."""
+    return _scores(state.load_run(run), *_key(run), speaker or run.speakers[0], run.clean)
+
+
+def head_labels(run: rec.RunRecord) -> list[list[tuple[str, float]]]:
+    """[layer][head] -> (its strongest pattern's label, or 'diffuse' below core.heads.CLEAR; the score):
+    for the Attention page's layer x head grid."""
+    out: dict[int, list] = {}
+    for r in scores(run):
+        name, score = r["best"], r["best_score"]
+        out.setdefault(r["layer"], []).append((heads.LABELS[name] if score >= heads.CLEAR else "diffuse", score))
+    return [out[i] for i in sorted(out)]
+
+
+@st.cache_data(show_spinner="Ablating each head over the val text...", max_entries=32)
+def _worth(_loaded, path: str, mtime: float, speaker: str, clean: bool, mode: str) -> dict:
+    base, worth = heads.head_worth(_loaded.model, _loaded.tokenizer, val_text(speaker, clean), mode)
+    return {"base": base, "worth": worth.tolist()}
+
+
+def worth(run: rec.RunRecord, mode: str = "mean") -> dict:
+    """{"base": val loss, "worth": [layer][head] loss increase in nats} over the run's val text."""
+    return _worth(state.load_run(run), *_key(run), run.speakers[0], run.clean, mode)
+
+
+@st.cache_data(show_spinner="Ablating...", max_entries=64)
+def _ablation(_loaded, path: str, mtime: float, speaker: str, clean: bool, chosen: tuple, mode: str) -> dict:
+    a = heads.ablate_loss(_loaded.model, _loaded.tokenizer, val_text(speaker, clean), list(chosen), mode,
+                          max_chars=PAGE_CHARS)
+    return {"base": a.base, "loss": a.loss, "delta": a.delta}
+
+
+def ablation(run: rec.RunRecord, speaker: str, chosen: list[tuple[int, int]], mode: str) -> dict:
+    """The run's loss on the speaker's val text with and without the chosen heads."""
+    return _ablation(state.load_run(run), *_key(run), speaker, run.clean, tuple(chosen), mode)
+
+
+@st.cache_resource(show_spinner="Knocking the heads out...", max_entries=16)
+def _ablated_model(_loaded, path: str, mtime: float, speaker: str, clean: bool, chosen: tuple, mode: str):
+    loaded = _loaded
+    win = heads.val_windows(loaded.tokenizer, val_text(speaker, clean), loaded.config.block_size, PAGE_CHARS)
+    means = heads.head_means(loaded.model, win[:, :-1]) if mode == "mean" else None
+    return heads.ablated(loaded.model, list(chosen), means, mode)  # a copy: never run with other hooks
+
+
+def ablated_model(run: rec.RunRecord, chosen: list[tuple[int, int]], mode: str):
+    """The run's model with the chosen heads knocked out (means over its own speaker's val text)."""
+    return _ablated_model(state.load_run(run), *_key(run), run.speakers[0], run.clean, tuple(chosen), mode)
+
+
+@st.cache_data(show_spinner="Reading every layer...", max_entries=32)
+def _layer_losses(_loaded, path: str, mtime: float, speaker: str, clean: bool) -> list[float]:
+    return lens.layer_losses(_loaded.model, _loaded.tokenizer, val_text(speaker, clean))
+
+
+def layer_losses(run: rec.RunRecord) -> list[float]:
+    return _layer_losses(state.load_run(run), *_key(run), run.speakers[0], run.clean)
+
+
+@st.cache_data(show_spinner="Mapping the embeddings...", max_entries=16)
+def _maps(_models, keys: tuple) -> list[dict]:
+    return [{"label": m.label, "chars": m.chars, "classes": m.classes, "xy": m.xy.tolist(),
+             "explained": m.explained, "aligned_on": m.aligned_on} for m in embeddings.token_maps(_models)]
+
+
+def maps(runs: list[rec.RunRecord]) -> list[dict]:
+    """The token-embedding maps of the runs, aligned to the first one's."""
+    loaded = {r.name: state.load_run(r) for r in runs}
+    return _maps({k: (v.model, v.tokenizer) for k, v in loaded.items()}, tuple(_key(r) for r in runs))

@@ -1,0 +1,124 @@
+"""The sections of the "Inside the heads" page: the heads table, ablation, the logit lens and the
+embedding maps. Numbers come from ui.heads (cached core calls); this module only lays them out."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import heads as core_heads
+from core import lens as core_lens
+from core.compare import who_said_it
+from core.embeddings import CLASSES, position_similarity
+from core.tokenizer import visible
+from ui import charts, state
+from ui import heads as cached
+
+CLASS_COLOURS = {"vowel": "#d62728", "consonant": "#1f77b4", "capital": "#9467bd", "digit": "#2ca02c",
+                 "punctuation": "#ff7f0e", "space": "#7f7f7f"}
+
+
+def head_name(layer: int, head: int) -> str:
+    return f"L{layer + 1} H{head + 1}"
+
+
+def heads_table(run, with_worth: bool) -> None:
+    rows = cached.scores(run)
+    frame = pd.DataFrame([{"head": head_name(r["layer"], r["head"]), "does": r["label"], "score": r["best_score"],
+                           **{core_heads.LABELS[p]: r["scores"][p] for p in core_heads.PATTERNS}} for r in rows])
+    if with_worth:
+        w = cached.worth(run)
+        frame.insert(3, "worth (nats)", [w["worth"][r["layer"]][r["head"]] for r in rows])
+        st.caption(f"Worth: how much the val loss ({w['base']:.4f} nats/char) rises when the head alone is "
+                   "mean-ablated (its output replaced by its average over the val text, position by position).")
+    st.dataframe(frame, hide_index=True, key="heads_table",
+                 column_config={"score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0,
+                                                                         format="%.2f")})
+    st.caption(f"Each score is the share of the head's attention that lands on the pattern, over the positions "
+               f"where the pattern has a target (TransformerLens's head detector). A head is labelled with its "
+               f"strongest pattern when that share reaches {core_heads.CLEAR}, else 'diffuse'. Duplicate and "
+               "induction are measured on random letters repeated twice (Olsson et al. 2022), the rest on "
+               f"{run.speakers[0]}'s val text.")
+
+
+def ablation(run, chosen: list[tuple[int, int]], mode: str, speakers: list[str], passage: str,
+             speaker_models: dict) -> None:
+    rows = []
+    for name in speakers:
+        try:
+            a = cached.ablation(run, name, chosen, mode)
+        except ValueError as e:  # a text the model's vocabulary cannot encode
+            st.caption(f"{name}: {e}")
+            continue
+        rows.append({"speaker's val text": name, "loss": a["base"], "ablated": a["loss"], "change (nats)": a["delta"]})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="heads_ablation_table")
+    st.caption(f"The first {cached.PAGE_CHARS:,} characters of each val text; {mode} ablation"
+               + (" (each head's output replaced by its mean over that text)." if mode == "mean" else
+                  " (each head's output replaced by zeros)."))
+    if len(speaker_models) < 2 or not passage:
+        return
+    models = {label: state.load_run(r) for label, r in speaker_models.items()}
+    toks = {k: v.tokenizer for k, v in models.items()}
+    before = who_said_it({k: v.model for k, v in models.items()}, toks, passage)
+    mine = next(label for label, r in speaker_models.items() if r.name == run.name)
+    after_models = {k: v.model for k, v in models.items()}
+    after_models[mine] = cached.ablated_model(run, chosen, mode)
+    after = who_said_it(after_models, toks, passage)
+    st.markdown(f"**Who said it?** The passage scored by every speaker's model, with {mine}'s model ablated:")
+    st.dataframe(pd.DataFrame({"model": before.models, "P(model | passage)": before.probs,
+                               "after ablation": after.probs, "nats/char": before.mean_loss,
+                               "after (nats/char)": after.mean_loss}), hide_index=True, key="heads_who_table")
+    st.caption(f"Guess: {before.best} before, {after.best} after.")
+
+
+def logit_lens(run, loaded, text: str) -> None:
+    T = min(len(text), loaded.config.block_size)
+    pos = st.slider("Position to read (the lens predicts the character after it)", 0, max(1, T - 1), T - 1,
+                    key="heads_lens_pos") if T > 1 else 0
+    view = core_lens.lens(loaded.model, loaded.tokenizer, text, min(pos, T - 1), k=5)
+    shown = visible(view.text[:view.position + 1][-40:])
+    st.markdown(f"After `…{shown}`" + (f" the next character is `{visible(view.target)}`." if view.target else "."))
+    table = pd.DataFrame({"readout of": view.layers,
+                          **{f"#{i + 1}": [f"{visible(t[i][0])} {t[i][1]:.2f}" for t in view.top] for i in range(5)}})
+    if view.target_prob is not None:
+        table["P(next)"] = view.target_prob
+    st.dataframe(table, hide_index=True, key="heads_lens_table")
+    losses = cached.layer_losses(run)
+    st.plotly_chart(charts.bar(view.layers, losses, title=f"Loss of each layer's readout on {run.speakers[0]}'s "
+                               "val text (nats/char)", y_title="nats/char", height=280), key="heads_lens_loss")
+    st.caption("Each row applies the model's final LayerNorm and head to the residual stream after that layer "
+               "(the logit lens); the last row is the model's own prediction.")
+
+
+def embedding_maps(runs: list, loaded) -> None:
+    maps = cached.maps(runs)
+    c1, c2 = st.columns([3, 2])
+    fig_data = []
+    for k, m in enumerate(maps):
+        for cls in CLASSES:
+            pts = [(xy, c) for xy, c, k2 in zip(m["xy"], m["chars"], m["classes"]) if k2 == cls]
+            if not pts:
+                continue
+            fig_data.append({"type": "scatter", "mode": "text", "name": cls, "legendgroup": cls,
+                             "showlegend": k == 0, "xaxis": f"x{k + 1}", "yaxis": f"y{k + 1}",
+                             "x": [p[0][0] for p in pts], "y": [p[0][1] for p in pts],
+                             "text": [visible(p[1]) for p in pts],
+                             "textfont": {"color": CLASS_COLOURS[cls], "size": 13},
+                             "hovertemplate": "%{text}<extra>" + cls + "</extra>"})
+    n = len(maps)
+    layout = {"height": 380, "margin": {"l": 10, "r": 10, "t": 60, "b": 10}, "title": {"text": "Token embeddings "
+              "(PCA, 2-D), aligned to the first map", "font": {"size": 14}}, "legend": {"orientation": "h"},
+              "annotations": [{"text": m["label"], "xref": "paper", "yref": "paper", "showarrow": False,
+                               "x": (k + 0.5) / n, "y": 1.02, "yanchor": "bottom"} for k, m in enumerate(maps)]}
+    for k in range(n):
+        layout[f"xaxis{k + 1}"] = {"domain": [k / n + 0.01, (k + 1) / n - 0.01], "zeroline": False,
+                                   "showticklabels": False}
+        layout[f"yaxis{k + 1}"] = {"anchor": f"x{k + 1}", "zeroline": False, "showticklabels": False}
+    c1.plotly_chart({"data": fig_data, "layout": layout}, key="heads_embeddings")
+    c1.caption("Each speaker model's map is rotated (or mirrored) onto the first by orthogonal Procrustes over "
+               "the characters they share, so the same region means the same thing across maps. Variance "
+               "explained by the two axes: " + "; ".join(f"{m['label']} {sum(m['explained']):.0%}" for m in maps))
+    sim = position_similarity(loaded.model).numpy()
+    labels = [str(i) for i in range(len(sim))]
+    c2.plotly_chart(charts.heatmap(sim, labels, labels, "Position embeddings: cosine similarity", zmin=-1, zmax=1,
+                                   zmid=0, colorscale=charts.DIVERGING, x_title="position", y_title="position",
+                                   height=380, hover_name="cosine"), key="heads_positions", theme=None)
