@@ -3,7 +3,7 @@ plain numpy arrays with labels, including what happens when the context is longe
 block_size (only the last block_size characters fit; there is no position embedding past it)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -37,10 +37,26 @@ class AttentionView:
     out: np.ndarray         # (L, H, T, head_size) weights @ v
     n_embd: int
     next_chars: list[tuple[str, float]]  # the model's top guesses for what follows
+    guesses: list[list[tuple[str, float]]] = field(default_factory=list)  # top guesses after each position
 
     @property
     def T(self) -> int:
         return len(self.labels)
+
+    def prefix(self, T: int) -> AttentionView:
+        """The view of the first T characters, cut from this one without running the model again.
+        Exact in the decoder view when nothing was cropped: causality means position i never saw
+        anything after i, so the attention of text[:T] is the top-left T x T block of this one's
+        (adding text never changes what earlier characters attended to)."""
+        if not self.causal or self.cropped:
+            raise ValueError("only an uncropped decoder view holds the views of its prefixes")
+        if not 1 <= T <= self.T:
+            raise ValueError(f"T = {T} is outside 1..{self.T}")
+        sq = (slice(None), slice(None), slice(0, T), slice(0, T))
+        return replace(self, text=self.text[:T], labels=self.labels[:T], requested=T,
+                       scores=self.scores[sq], scaled=self.scaled[sq], masked=self.masked[sq],
+                       weights=self.weights[sq], out=self.out[:, :, :T],
+                       next_chars=self.guesses[T - 1] if self.guesses else [], guesses=self.guesses[:T])
 
     def shapes(self) -> list[tuple[str, str]]:
         T, C, hs, H = self.T, self.n_embd, self.head_size, self.weights.shape[1]
@@ -76,12 +92,13 @@ def attention_view(model: GPT, tokenizer: CharTokenizer, text: str, T: int, caus
 
     def arr(t):
         return t[0].float().cpu().numpy()
-    probs = torch.softmax(ins.logits[0, -1].float(), -1)
-    p, i = probs.topk(min(top, probs.numel()))
+    probs = torch.softmax(ins.logits[0].float(), -1)                              # (T, vocab)
+    p, i = probs.topk(min(top, probs.size(-1)), dim=-1)                             # (T, top)
+    guesses = [[(tokenizer.chars[int(k)], float(v)) for v, k in zip(pr, ir)] for pr, ir in zip(p, i)]
     return AttentionView(
         text=window, labels=[char_label(c, dropped + j) for j, c in enumerate(window)], requested=T,
         cropped=dropped, block_size=model.config.block_size, causal=causal,
         head_size=model.config.head_size, scale=model.config.head_size ** -0.5,
         scores=arr(ins.scores), scaled=arr(ins.scaled), masked=arr(ins.masked), weights=arr(ins.weights),
         out=arr(ins.out), n_embd=model.config.n_embd,
-        next_chars=[(tokenizer.chars[int(k)], float(v)) for v, k in zip(p, i)])
+        next_chars=guesses[-1], guesses=guesses)

@@ -1,16 +1,41 @@
 """Real browser, on a fresh server with the shipped models: how long the home page takes to render
 after the server first answers, and the server's memory once the three default speakers' models
-are loaded and used (Attention, Generate, Compare). Recorded in test-results/app-perf.json for the
-benchmarks (bench/ui.py); nothing here asserts a time."""
+are loaded and used (Attention, Generate, Compare); the Attention page's first paint; the context
+slider's latency for one user (keys and a mouse drag) and for four users pressing at once while
+two runs train. Recorded in test-results/ for the benchmarks (bench/ui.py, docs/benchmarks.md);
+nothing here asserts a time."""
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import shutil
+import statistics
+import subprocess
+import threading
 import time
+from pathlib import Path
 
 import pytest
-from browser_helpers import RESULTS, nav_link, open_attention, wait_idle
-from conftest import ROOT, start_server
+from browser_helpers import (
+    MOSAIC_T,
+    PROBE,
+    RESULTS,
+    SOFTMAX_T,
+    SOURCE,
+    T_SLIDER,
+    describe,
+    drag,
+    nav_link,
+    open_attention,
+    p90,
+    slider_latency,
+    summary,
+    wait_idle,
+)
+from conftest import BROWSER_ARGS, CHROMIUM, ROOT, start_server
+
+from core import runs
 
 pytestmark = pytest.mark.browser
 TEXTS_DONE = """() => {
@@ -65,3 +90,126 @@ def test_home_render_time_and_memory_with_the_three_models(page, tmp_path):
     (RESULTS / "app-perf.json").write_text(json.dumps(result, indent=1))
     print(f"\nhome page rendered {home_s:.2f} s after the server answered; server memory with the three "
           f"models loaded and used: {result['rss_three_models_mb']:.0f} MB (peak {result['peak_rss_mb']:.0f} MB)")
+
+
+def machine() -> dict:
+    """The CPU model, its cores and the load while measuring: the figures depend on all three."""
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "unknown")
+    flags = Path("/proc/cpuinfo").read_text()
+    family = "Zen 4" if "avx512_bf16" in flags and "AuthenticAMD" in flags else ""
+    return {"cpu": model, "kind": family, "cores": os.cpu_count(), "load_1m": os.getloadavg()[0]}
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    """A server on a copy of the shipped models."""
+    root = tmp_path_factory.mktemp("perf-runs")
+    for run in (ROOT / "checkpoints").glob("*-gpt-tiny"):
+        shutil.copytree(run, root / run.name)
+    proc, url = start_server(root)
+    yield url, root
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_attention_first_paint_slider_and_drag_one_user(page, shipped):
+    """One user: the Attention page's first paint, key presses (a fresh T each) and a mouse drag."""
+    url, _ = shipped
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(url)
+    wait_idle(page)
+    t0 = time.perf_counter()
+    nav_link(page, "6. Attention").click()
+    page.wait_for_function(f"() => ({SOFTMAX_T})() > 0 && ({MOSAIC_T})() > 0", timeout=60_000)
+    first_paint_s = time.perf_counter() - t0
+    wait_idle(page)
+    keys = slider_latency(page)
+    assert page.evaluate(SOURCE) == "browser"
+    dragged = drag(page)
+    assert dragged["frames"] > 1 and dragged["distinct_T"] > 1  # it follows the mouse, not only the release
+    assert page.locator("[data-testid=stException]").count() == 0
+    result = {"machine": machine(), "attention_first_paint_s": first_paint_s, "keys": keys, "drag": dragged}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "attention-latency-one-user.json").write_text(json.dumps(result, indent=1))
+    print(f"\nAttention first paint {first_paint_s:.2f} s; slider, one user: {describe(keys)}; drag: "
+          f"{dragged['frames_per_s']:.0f} frames/s, input -> redraw median {dragged['input_to_draw_median_ms']:.1f} ms")
+
+
+async def _press_loop(page, changes: int) -> tuple[list[float], list[float]]:
+    """One user's key presses, each a fresh T, timed from the press to the redrawn map and grid."""
+    slider = page.get_by_role("slider", name=T_SLIDER)
+    start = int(await slider.input_value())
+    await page.evaluate(PROBE)
+    await slider.focus()
+    head, whole = [], []
+    for i in range(changes):
+        want = start - i - 1
+        t0 = time.perf_counter()
+        await page.keyboard.press("ArrowLeft")
+        await page.wait_for_function(f"() => ({SOFTMAX_T})() === {want}", timeout=30_000, polling="raf")
+        head.append((time.perf_counter() - t0) * 1000)
+        await page.wait_for_function(f"() => ({MOSAIC_T})() === {want}", timeout=30_000, polling="raf")
+        whole.append((time.perf_counter() - t0) * 1000)
+        await page.wait_for_timeout(150)
+    return head, whole
+
+
+async def _four_users(url: str, users: int, changes: int) -> dict:
+    from playwright.async_api import async_playwright
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        pages = []
+        for _ in range(users):  # one browser context each: four sessions of the app
+            page = await (await browser.new_context(viewport={"width": 1400, "height": 1000})).new_page()
+            await page.goto(f"{url}/attention")
+            await page.wait_for_function(f"() => ({SOFTMAX_T})() > 0 && ({MOSAIC_T})() > 0", timeout=120_000)
+            pages.append(page)
+        await asyncio.sleep(1)
+        loops = await asyncio.gather(*(_press_loop(page, changes) for page in pages))
+        in_page_ms = []
+        for page in pages:
+            log = await page.evaluate("() => window.__paDrag")
+            in_page_ms += [next(t for t, _ in log["draws"] if t >= t_in) - t_in for t_in, _ in log["inputs"]
+                           if any(t >= t_in for t, _ in log["draws"])]
+            assert await page.evaluate(SOURCE) == "browser"
+            assert await page.locator("[data-testid=stException]").count() == 0
+        await browser.close()
+    head = [ms for h, _ in loops for ms in h]
+    whole = [ms for _, w in loops for ms in w]
+    return {**summary(32, head, whole), "users": users, "in_page_median_ms": statistics.median(in_page_ms),
+            "in_page_p90_ms": p90(in_page_ms)}
+
+
+def test_four_users_press_at_once_while_two_runs_train(shipped):
+    """Four sessions press the slider's keys at the same time while two background runs train."""
+    url, root = shipped
+    started = [runs.start(runs.RunRequest.make([speaker], "gpt", "tiny", max_iters=100_000, eval_interval=500), root)
+               for speaker in ("Barack Obama", "Donald J. Trump")]
+    try:
+        deadline = time.time() + 120
+        while sum(s.active and s.step > 0 for s in runs.list_runs(root)) < 2 and time.time() < deadline:
+            time.sleep(0.5)
+        training = sum(s.active for s in runs.list_runs(root))
+        out: dict = {}
+        worker = threading.Thread(target=lambda: out.update(asyncio.run(_four_users(url, 4, 16))))
+        worker.start()
+        worker.join(timeout=600)
+        still = sum(s.active for s in runs.list_runs(root))
+        load = os.getloadavg()[0]
+    finally:
+        for s in runs.list_runs(root):
+            if s.active:
+                runs.stop(s.path)
+        for s in runs.list_runs(root):
+            runs.wait(s.path, timeout=120)
+    assert started and out, "the four users did not finish"
+    assert training == still == 2
+    result = {"machine": {**machine(), "load_1m": load}, "runs_training": training, **out}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "attention-latency-four-users.json").write_text(json.dumps(result, indent=1))
+    print(f"\nslider, four users at once while {training} runs train: {describe(out)}; "
+          f"in the page: median {out['in_page_median_ms']:.1f} ms, p90 {out['in_page_p90_ms']:.1f} ms")

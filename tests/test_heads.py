@@ -6,6 +6,7 @@ from helpers import ROOT, one_thread, speaker_data, spread_weights, tiny_gpt  # 
 
 from core import checkpoints as ck
 from core import heads
+from core import record as rec
 from core.batching import get_batch
 from core.errors import UserError
 from core.evaluate import sequence_loss
@@ -162,7 +163,7 @@ def test_shipped_obama_model_has_a_previous_token_head_worth_the_most():
 
 
 def test_score_checkpoints_sorts_by_step_and_scores_like_the_loaded_model():
-    paths = [ROOT / "checkpoints" / name / ck.BEST for name in ("donald-j-trump-gpt-tiny", "barack-obama-gpt-tiny")]
+    paths = [ROOT / "checkpoints" / name / rec.BEST for name in ("donald-j-trump-gpt-tiny", "barack-obama-gpt-tiny")]
     val = speaker_data().speakers[0].speaker.split()[1][:3000]
     out = heads.score_checkpoints(paths, val_text=val)
     assert [c.step for c in out] == sorted(c.step for c in out)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import plotly.colors as pc
 import plotly.graph_objects as go
 
 MASK_GREY = "#d9d9d9"   # masked (future) cells: neutral grey, not a value
@@ -148,3 +149,12 @@ def bar(x, y, title: str = "", x_title: str = "", y_title: str = "", height: int
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=height,
                       margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
+
+
+def stops(colorscale: str) -> list[list]:
+    """A plotly colour scale as [[position, [r, g, b]], ...], for the browser's own drawing."""
+    out = []
+    for pos, colour in pc.get_colorscale(colorscale):
+        rgb = pc.hex_to_rgb(colour) if colour.startswith("#") else pc.unlabel_rgb(colour)
+        out.append([round(float(pos), 6), [int(round(v)) for v in rgb]])
+    return out
