@@ -2,8 +2,7 @@
 context-length slider, the causal mask and the encoder/decoder switch."""
 import streamlit as st
 
-from core.attention_view import attention_view
-from ui import charts, state
+from ui import attention_widget, state
 from ui.attention_story import one_character_story, token_and_position
 
 UNTRAINED = "untrained (random weights)"
@@ -11,58 +10,10 @@ UNTRAINED = "untrained (random weights)"
 
 @st.fragment
 def explore(loaded, text: str, causal: bool) -> None:
-    """Everything that depends on T, the layer and the head."""
+    """Everything that depends on T, the layer and the head: one component that draws in the
+    browser. A trip to the server (encoder view, T past block_size) reruns only this fragment."""
     with state.friendly_errors():
-        _explore(loaded, text, causal)
-
-
-def _explore(loaded, text: str, causal: bool) -> None:
-    cfg = loaded.config
-    limit = min(len(text), 2 * cfg.block_size)
-    T = st.slider("Context length T (characters fed to the model)", 1, max(2, limit),
-                  min(32, cfg.block_size, limit), key="attention_T",
-                  help=f"block_size = {cfg.block_size}: beyond it the context is cropped")
-    c3, c4 = st.columns(2)
-    layer = c3.selectbox("Layer", range(cfg.n_layer), format_func=lambda i: f"layer {i + 1}", key="attention_layer")
-    head = c4.selectbox("Head", range(cfg.n_head), format_func=lambda i: f"head {i + 1}", key="attention_head")
-
-    view = attention_view(loaded.model, loaded.tokenizer, text, T, causal)
-    if view.cropped:
-        st.warning(f"T = {T} is more than block_size = {view.block_size}: the position-embedding table has "
-                   f"rows 0..{view.block_size - 1} only, so there is no embedding for position {view.block_size} "
-                   f"or later. As the lecture's generate() does, the context is cropped to its last "
-                   f"{view.block_size} characters (the first {view.cropped} are dropped).")
-    labels = view.labels
-    L, H = view.weights.shape[0], view.weights.shape[1]
-
-    which = f"layer {layer + 1}, head {head + 1}"
-    div = {"colorscale": charts.DIVERGING, "zmid": 0.0, "colorbar": "affinity"}
-    stages = [
-        {"z": view.scores[layer, head], "name": "1. q @ k^T", **div},
-        {"z": view.scaled[layer, head], **div,
-         "name": f"2. scaled: q @ k^T x {view.scale:.4f} = q @ k^T / sqrt({view.head_size})"},
-        {"z": view.masked[layer, head], **div,
-         "name": "3. masked: the future is -inf (grey)" if causal else "3. encoder: nothing is masked"},
-        {"z": view.weights[layer, head], "name": "4. softmax: each row sums to 1", "zmin": 0.0, "zmax": 1.0,
-         "colorbar": "weight [0, 1]", "hover": "query %{y}<br>key %{x}<br>weight %{z:.4f}"},
-    ]
-    for spec in stages:
-        spec.update(x=labels, y=labels)
-    stages.append({"z": view.out[layer, head].T, "x": labels, "y": [f"channel {i}" for i in range(view.head_size)],
-                   "name": f"5. output = softmax @ v: ({view.head_size} channels x T)", **div,
-                   "colorbar": "value", "hover": "position %{x}<br>%{y}<br>value %{z:.4f}"})
-    st.plotly_chart(charts.tiles(stages, 2, cell_px=max(4.0, min(10.0, 360 / view.T)),
-                                 title=f"Attention stages, {which}: query = row (attending), key = column"),
-                    key="att_stages", theme=None)
-    st.caption(f"Next-character guesses after ...{view.text[-20:]!r}: "
-               + ", ".join(f"{c!r} {p:.2f}" for c, p in view.next_chars))
-
-    st.subheader("Every layer and head")
-    st.plotly_chart(charts.mosaic(view.weights, [f"layer {i + 1}" for i in range(L)],
-                                  [f"head {j + 1}" for j in range(H)], labels, name="every layer x head"),
-                    key="att_grid", theme=None)
-    with st.expander("Shapes at each stage"):
-        st.markdown("| stage | shape |\n|---|---|\n" + "\n".join(f"| {a} | `{b}` |" for a, b in view.shapes()))
+        attention_widget.show(loaded, text, causal)
 
 
 st.title("6. Self-attention, head by head")
