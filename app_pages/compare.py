@@ -82,10 +82,10 @@ if missing:
 with state.friendly_errors():
     models = {s: state.load_run(r) for s, r in runs.items()}
     key = tuple((s, str(r.path), (r.path / BEST).stat().st_mtime) for s, r in runs.items())
-    st.dataframe(pd.DataFrame([{"speaker": s, "run": r.name, "steps": r.meta.get("step"),
-                                "parameters": f"{r.meta.get('n_params') or 0:,}",
-                                "block size": r.meta["model"].get("block_size"),
-                                "best val loss (estimate)": r.meta.get("best_val_loss")} for s, r in runs.items()]),
+    st.dataframe(pd.DataFrame([{"speaker": s, "run": r.name, "steps": r.step,
+                                "parameters": f"{r.n_params:,}",
+                                "block size": r.model.block_size,
+                                "best val loss (estimate)": r.best_val_loss} for s, r in runs.items()]),
                  hide_index=True, width="stretch")
 
     st.subheader("The loss matrix")
@@ -137,7 +137,7 @@ with state.friendly_errors():
                 "least surprised by the passage is the guess.")
     source = st.selectbox("Start from a real excerpt of", list(runs), key="compare_source",
                           help="A short passage from this speaker's validation text (never trained on)")
-    _, val_text = state.speaker(source, models[source].meta.get("clean", True)).split()
+    _, val_text = state.speaker(source, models[source].record.clean).split()
     default = excerpt(val_text, 300)
     text = st.text_area("Passage", value=default, key=f"compare_passage_{source}", height=120, max_chars=3000)
     if not text.strip():

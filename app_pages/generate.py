@@ -115,10 +115,10 @@ with state.friendly_errors():
                 st.info(f"No finished GPT trained on {label} alone yet. Train one on the Train page or with "
                         f"`python -m core train --speaker \"{label}\" --preset tiny`.", icon=":material/info:")
                 continue
-            loss = run.meta.get("best_val_loss")
-            cfg = run.meta.get("model", {})
+            loss = run.best_val_loss
+            cfg = run.model
             st.caption(f"run **{run.name}** · {cfg.get('model_type')} · "
-                       f"{run.meta.get('n_params', 0):,} params · block {cfg.get('block_size')}"
+                       f"{run.n_params:,} params · block {cfg.block_size}"
                        + (f" · val loss {loss:.3f}" if loss is not None else ""))
             holders[label] = st.empty()
 

@@ -33,10 +33,10 @@ runs = state.runs()
 chosen = state.chosen_speakers()
 rows = []
 for name in chosen:
-    mine = [r for r in runs if name in r.meta.get("speakers", [])]
-    gpt = [r for r in mine if r.meta.get("model", {}).get("model_type") == "gpt"]
-    bigram = [r for r in mine if r.meta.get("model", {}).get("model_type") == "bigram"]
-    losses = [r.meta["best_val_loss"] for r in gpt if r.meta.get("best_val_loss") is not None]
+    mine = [r for r in runs if name in r.speakers]
+    gpt = [r for r in mine if r.model_type == "gpt"]
+    bigram = [r for r in mine if r.model_type == "bigram"]
+    losses = [r.best_val_loss for r in gpt if r.best_val_loss is not None]
     rows.append({"speaker": name, "GPT runs": len(gpt), "bigram runs": len(bigram),
                  "best GPT val loss": round(min(losses), 4) if losses else None})
 st.dataframe(rows, hide_index=True, width="stretch")

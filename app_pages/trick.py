@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.errors import UserError
 from core.trick import EXAMPLE_B, three_versions, tril_example
 from ui import charts, state
 
@@ -81,11 +82,11 @@ with left:
 ex = None
 with state.friendly_errors():
     if len(b_table) == 0:
-        raise ValueError("b is empty: add at least one row")
+        raise UserError("b is empty: add at least one row")
     if len(b_table) > MAX_B_ROWS:
-        raise ValueError(f"b has {len(b_table)} rows: keep it to {MAX_B_ROWS} or fewer, so a stays readable")
+        raise UserError(f"b has {len(b_table)} rows: keep it to {MAX_B_ROWS} or fewer, so a stays readable")
     if b_table.isna().to_numpy().any():
-        raise ValueError("b has empty cells: type a number in every cell of b")
+        raise UserError("b has empty cells: type a number in every cell of b")
     ex = tril_example(b_table.to_numpy(dtype=float).tolist())
 if ex is None:
     st.stop()

@@ -20,11 +20,13 @@ from pathlib import Path
 
 import torch
 
+from core import settings
 from core.config import ModelConfig, TrainConfig
 from core.dataset import prepare
 from core.device import pick_device, resolve_dtype
+from core.runs import train
 from core.sampling import generate
-from core.train import StepEvent, train
+from core.train import StepEvent
 
 
 def flops_per_token(cfg: ModelConfig, n_params: int) -> float:
@@ -35,15 +37,14 @@ def flops_per_token(cfg: ModelConfig, n_params: int) -> float:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.leg", description=__doc__.splitlines()[0])
     p.add_argument("--text", required=True)
-    for flag, default in (("--batch-size", 32), ("--block-size", 64), ("--n-embd", 128), ("--n-head", 4),
-                          ("--n-layer", 4), ("--iters", 200), ("--warmup-iters", 5), ("--eval-iters", 50),
-                          ("--gen-tokens", 200), ("--seed", 1337), ("--threads", 0)):
+    settings.add_flags(p, ["batch_size", "block_size", "n_embd", "n_head", "n_layer", "dropout", "eval_iters", "seed",
+                           "learning_rate", "dtype", "compile"],
+                       defaults={"batch_size": 32, "block_size": 64, "n_embd": 128, "n_head": 4, "n_layer": 4,
+                                 "dropout": 0.0, "eval_iters": 50, "seed": 1337, "learning_rate": 1e-3,
+                                 "dtype": "auto"})
+    for flag, default in (("--iters", 200), ("--warmup-iters", 5), ("--gen-tokens", 200), ("--threads", 0)):
         p.add_argument(flag, type=int, default=default)
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
-    p.add_argument("--compile", action="store_true")
     p.add_argument("--window", default="shift", choices=["shift", "slide"], help="sampling window past the block")
     return p.parse_args(argv)
 
@@ -57,12 +58,15 @@ def main(argv=None) -> None:
         data = prepare(["bench"], clean=False, vocab_speakers=(), data_dir=Path(tmp))
     model_cfg = ModelConfig("gpt", data.tokenizer.vocab_size, a.block_size, a.n_layer, a.n_head, a.n_embd, a.dropout)
     steps = a.warmup_iters + a.iters
-    cfg = TrainConfig(batch_size=a.batch_size, max_iters=steps, learning_rate=a.lr, min_lr=a.lr, warmup_iters=0,
+    cfg = TrainConfig(batch_size=a.batch_size, max_iters=steps, learning_rate=a.learning_rate, min_lr=a.learning_rate,
+                      warmup_iters=0,
                       weight_decay=0.01, beta2=0.999, grad_clip=0.0, eval_interval=steps, eval_iters=a.eval_iters,
                       log_interval=max(1, a.warmup_iters), seed=a.seed, device=a.device, dtype=a.dtype,
                       compile=a.compile)
     events: list[StepEvent] = []
-    result = train(data, model_cfg, cfg, callbacks=[lambda e: isinstance(e, StepEvent) and events.append(e)])
+    with tempfile.TemporaryDirectory() as runs_dir:  # the one start path, as every run (its files are dropped)
+        result = train(data, model_cfg, cfg, Path(runs_dir) / "bench",
+                       callbacks=[lambda e: isinstance(e, StepEvent) and events.append(e)])
     timed = [e for e in events if e.step > a.warmup_iters]  # windows of log_interval steps, evals excluded
     step_tokens = a.batch_size * a.block_size
     train_s = sum(step_tokens * (e.step - p.step) / e.tokens_per_s for p, e in zip(events, events[1:])

@@ -1,118 +1,48 @@
-"""The checkpoint format, and the only code that knows it.
+"""Checkpoint files: the tensors of a run (core.record owns the folder and its record).
 
-One run = one folder under checkpoints/:
-    meta.json      run metadata, readable without torch: model and train config, vocabulary,
-                   speakers, cleaning, status, steps, losses, the eval history
-    model.pt       the best-val weights        {"format", "version", "meta", "model"}
-    latest.pt      the newest state, to resume {"format", "version", "meta", "model", "optimizer",
-                                                "step", "rng"}
-    metrics.jsonl  every progress event, one JSON object a line (append-only)
-Every file is written to a temp file and renamed into place, so a crash never leaves half a file.
-Loading uses torch.load(weights_only=True): no pickled code can run."""
+    model.pt    the best-val weights        {"format", "version", "meta", "model"}
+    latest.pt   the newest state, to resume {"format", "version", "meta", "model", "optimizer", "step",
+                                             "rng", "torch_rng"}
+"meta" is the run's record (JSON) as it was when the file was written, so a .pt file alone says
+which model, vocabulary and speakers it holds. Files are written atomically and loaded with
+torch.load(weights_only=True): no pickled code can run. Before a model is built, the stored
+config is validated and the shapes it implies are checked against the tensors in the file (on
+torch's meta device, so a tiny file that claims a huge model allocates nothing)."""
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import pickle
-import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from core.config import ConfigError, ModelConfig
-from core.errors import UserError
+from core.device import available_bytes
 from core.models import build_model
+from core.record import (
+    BEST,
+    FORMAT,
+    LATEST,
+    VERSION,
+    RecordError,
+    RunRecord,
+    atomic_write,
+    default_root,
+    resolve_run,
+)
 from core.tokenizer import CharTokenizer
 
-FORMAT = "podium-checkpoint"
-VERSION = 1
-CHECKPOINTS_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
-BEST, LATEST, META, METRICS = "model.pt", "latest.pt", "meta.json", "metrics.jsonl"
-STOP = "stop.request"  # present in a run folder: its trainer stops at the next step
+
+class CheckpointError(RecordError):
+    """A checkpoint file that cannot be used; the message says why."""
 
 
-def default_root() -> Path:
-    """Where runs live: $PODIUM_CHECKPOINTS if set (tests, several installs), else checkpoints/."""
-    return Path(os.environ.get("PODIUM_CHECKPOINTS") or CHECKPOINTS_DIR)
-
-
-_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
-
-
-class CheckpointError(UserError):
-    """A checkpoint that cannot be used; the message says why."""
-
-
-def validate_run_name(name: str) -> str:
-    if not isinstance(name, str) or not _RUN_NAME.match(name) or ".." in name:
-        raise CheckpointError(
-            f"invalid run name {name!r}: use 1-80 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit, with no path separators or '..'")
-    return name
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "run"
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write via a temp file in the same folder, fsync, then rename over path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.fchmod(fd, 0o644)  # mkstemp makes 0600; a checkpoint is an ordinary readable file
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def write_json(path: Path, obj) -> None:
-    data = json.dumps(obj, indent=1, ensure_ascii=False).encode("utf-8")
-    _atomic_write(path, lambda f: f.write(data))
-
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path} is not readable run metadata: {e}") from None
-
-
-def append_metrics(run_dir: Path, event: dict) -> None:
-    with open(run_dir / METRICS, "a", encoding="utf-8") as f:
-        f.write(json.dumps(event) + "\n")
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    """Every complete line of the metrics log (a torn last line after a crash is skipped)."""
-    path = Path(run_dir) / METRICS
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
-
-
-def save_checkpoint(path: Path, model: torch.nn.Module, meta: dict, **extra) -> None:
-    """Atomically write model weights (+ extra state such as optimizer, step, rng) and meta."""
-    payload = {"format": FORMAT, "version": VERSION, "meta": json.dumps(meta, ensure_ascii=False),
+def save_checkpoint(path: Path, model: torch.nn.Module, record: RunRecord, **extra) -> None:
+    """Atomically write the model's weights (+ extra state: optimizer, step, rng) with the record."""
+    payload = {"format": FORMAT, "version": VERSION, "meta": json.dumps(record.to_dict(), ensure_ascii=False),
                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
-    _atomic_write(Path(path), lambda f: torch.save(payload, f))
+    atomic_write(Path(path), lambda f: torch.save(payload, f))
 
 
 def _brief(e: BaseException, limit: int) -> str:
@@ -122,10 +52,39 @@ def _brief(e: BaseException, limit: int) -> str:
 
 @dataclass
 class Checkpoint:
-    meta: dict
-    model_config: ModelConfig
+    record: RunRecord
     tokenizer: CharTokenizer
     state: dict  # the whole payload: "model", and "optimizer", "step", "rng" in latest.pt
+
+    @property
+    def model_config(self):
+        return self.record.model
+
+
+def _check_tensors(path: Path, record: RunRecord, weights) -> None:
+    """The weights are exactly the tensors the config implies (names and shapes, checked on the
+    meta device: nothing is allocated), finite, and would fit in memory."""
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise CheckpointError(f"{path.name} holds no weights")
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in build_model(record.model).state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in weights.items()}
+    if expected != got:
+        missing = sorted(set(expected) - set(got))[:3]
+        extra = sorted(set(got) - set(expected))[:3]
+        wrong = [k for k in expected if k in got and expected[k] != got[k]][:3]
+        detail = "; ".join(filter(None, [
+            f"missing {', '.join(missing)}" if missing else "", f"unexpected {', '.join(extra)}" if extra else "",
+            ", ".join(f"{k} is {list(got[k])}, the config says {list(expected[k])}" for k in wrong)]))
+        raise CheckpointError(f"{path.name}: the weights do not match the model config ({detail})")
+    need, have = 4 * record.model.n_params(), available_bytes(torch.device("cpu"))
+    if have is not None and need > have:
+        raise CheckpointError(f"{path.name}: the model would need {need / 2**30:.1f} GB and this machine has "
+                              f"{have / 2**30:.1f} GB available")
+    bad = [k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{path.name}: the weights hold NaN or infinite values ({', '.join(bad[:3])}): "
+                              "the run diverged before it was saved; use an earlier checkpoint or train again")
 
 
 def read_checkpoint(path: Path) -> Checkpoint:
@@ -148,24 +107,21 @@ def read_checkpoint(path: Path) -> Checkpoint:
         raise CheckpointError(f"{path.name} has format version {payload.get('version')}; "
                               f"this Podium reads version {VERSION}")
     try:
-        meta = json.loads(payload["meta"])
-        cfg = ModelConfig.from_dict(meta["model"])
-        tok = CharTokenizer.from_json(meta["vocab"])
-    except (KeyError, TypeError, ValueError, ConfigError) as e:
+        record = RunRecord.from_dict(json.loads(payload["meta"]), name=path.parent.name)
+        tok = record.tokenizer()
+    except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path.name} has unusable metadata: {e}") from None
-    if cfg.vocab_size != tok.vocab_size:
-        raise CheckpointError(f"{path.name}: model vocab_size {cfg.vocab_size} does not match "
+    if record.model.vocab_size != tok.vocab_size:
+        raise CheckpointError(f"{path.name}: model vocab_size {record.model.vocab_size} does not match "
                               f"its vocabulary of {tok.vocab_size} characters")
-    return Checkpoint(meta, cfg, tok, payload)
+    _check_tensors(path, record, payload.get("model"))
+    return Checkpoint(record, tok, payload)
 
 
 def build_from(ckpt: Checkpoint, device: torch.device | str = "cpu") -> torch.nn.Module:
-    """The model the checkpoint describes, with its weights; refuses weights of another shape."""
-    model = build_model(ckpt.model_config, seed=0)  # weights replaced below; the global RNG untouched
-    try:
-        model.load_state_dict(ckpt.state["model"], strict=True)
-    except (RuntimeError, KeyError, TypeError) as e:
-        raise CheckpointError(f"the weights do not match the model config: {_brief(e, 300)}") from None
+    """The model the checkpoint describes, with its weights (shapes checked by read_checkpoint)."""
+    model = build_model(ckpt.record.model, seed=0)  # weights replaced below; the global RNG untouched
+    model.load_state_dict(ckpt.state["model"], strict=True)
     return model.to(device).eval()
 
 
@@ -173,61 +129,31 @@ def build_from(ckpt: Checkpoint, device: torch.device | str = "cpu") -> torch.nn
 class LoadedModel:
     model: torch.nn.Module
     tokenizer: CharTokenizer
-    meta: dict
+    record: RunRecord
     path: Path
 
     @property
-    def config(self) -> ModelConfig:
+    def config(self):
         return self.model.config
 
 
-def resolve_run(ref: str | Path, root: Path = CHECKPOINTS_DIR) -> Path:
-    """A run folder from a run name under root, a folder path, or a .pt path (its folder)."""
+def checkpoint_path(ref: str | Path, which: str = "best", root: Path | None = None) -> Path:
     p = Path(ref)
     if p.suffix == ".pt" and p.is_file():
-        return p.parent
-    if p.is_dir() and (p / META).exists():
         return p
-    if isinstance(ref, str) and os.sep not in ref and "/" not in ref:
-        validate_run_name(ref)
-        if (root / ref / META).exists():
-            return root / ref
-    known = ", ".join(r.name for r in list_runs(root)[:8]) or "none yet"
-    raise CheckpointError(f"no run {str(ref)!r} (known runs: {known})")
+    return resolve_run(ref, root) / (BEST if which == "best" else LATEST)
 
 
 def load_model(ref: str | Path, which: str = "best", device: torch.device | str = "cpu",
-               expect_vocab: CharTokenizer | None = None, root: Path = CHECKPOINTS_DIR) -> LoadedModel:
-    """Load a run's best (or latest) weights, ready for inference."""
-    p = Path(ref)
-    path = p if (p.suffix == ".pt" and p.is_file()) else resolve_run(ref, root) / (BEST if which == "best" else LATEST)
+               expect_vocab: CharTokenizer | None = None, root: Path | None = None) -> LoadedModel:
+    """Load a run's best (or latest) weights, ready for inference. The record is the run's own
+    (meta.json) when the file sits in a run folder, else the one stored in the file."""
+    path = checkpoint_path(ref, which, root if root is not None else default_root())
     ckpt = read_checkpoint(path)
     if expect_vocab is not None and ckpt.tokenizer != expect_vocab:
         raise CheckpointError(f"{path.parent.name}: its vocabulary ({ckpt.tokenizer.vocab_size} chars) "
                               f"differs from the one expected ({expect_vocab.vocab_size} chars)")
-    return LoadedModel(build_from(ckpt, device), ckpt.tokenizer, ckpt.meta, path)
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    name: str
-    path: Path
-    meta: dict
-
-    @property
-    def status(self) -> str:
-        return self.meta.get("status", "?")
-
-
-def list_runs(root: Path = CHECKPOINTS_DIR) -> list[RunInfo]:
-    """Every run folder with readable metadata, newest first."""
-    if not Path(root).is_dir():
-        return []
-    runs = []
-    for d in Path(root).iterdir():
-        if d.is_dir() and (d / META).exists():
-            try:
-                runs.append(RunInfo(d.name, d, read_json(d / META)))
-            except CheckpointError:
-                continue
-    return sorted(runs, key=lambda r: r.meta.get("updated", ""), reverse=True)
+    record = ckpt.record  # a lone .pt file: the record it carries; in a run folder, the folder's
+    with contextlib.suppress(RecordError):
+        record = RunRecord.load(path.parent)
+    return LoadedModel(build_from(ckpt, device), ckpt.tokenizer, record, path)

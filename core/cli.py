@@ -7,25 +7,21 @@ import json
 import os
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
 import torch
 
 from core import checkpoints as ck
-from core import distributed
-from core.config import PRESETS, ConfigError, preset
-from core.corpus import SpeakerError, data_root, list_speakers, load_speaker
-from core.dataset import prepare
+from core import cli_heads, distributed, runs, settings
+from core import record as rec
+from core.config import PRESETS, ConfigError
+from core.corpus import data_root, list_speakers, load_speaker
 from core.device import describe, pick_device, resolve_dtype
+from core.errors import UserError
 from core.evaluate import evaluate_run
 from core.sampling import WINDOWS, sample_text
-from core.tokenizer import UnknownCharError
-from core.train import EndEvent, EvalEvent, SaveFailed, StepEvent, TrainingDiverged, resume, train
-
-USER_ERRORS = (ConfigError, SpeakerError, ck.CheckpointError, UnknownCharError, TrainingDiverged, SaveFailed,
-               ValueError)
+from core.train import EndEvent, EvalEvent, StepEvent
 
 
 def _out(args, obj, text: str) -> None:
@@ -92,62 +88,60 @@ def cmd_train(args) -> None:
 def _train(args) -> None:
     if args.background:
         lower_priority()
-    main_process = distributed.context().is_main  # under torchrun only rank 0 speaks
-    stop = threading.Event()
+    ctx = distributed.context()
+    main_process = ctx.is_main  # under torchrun only rank 0 speaks
+    stop = runs.StopFlag(None)
     for sig in (signal.SIGTERM, signal.SIGINT):  # stop cleanly: finish the step, save latest.pt
         signal.signal(sig, lambda *_: stop.set())
     root = Path(args.out)
-    run_name = args.resume or args.name
-
     quiet = args.json or not main_process
-
-    def stop_file(event) -> None:  # a stop asked for before this process could take signals
-        if run_name and (root / run_name / ck.STOP).exists():
-            stop.set()
-    if args.resume:
-        run_dir = ck.resolve_run(args.resume, root)
-        meta = ck.read_json(run_dir / ck.META)
-        total = args.max_iters or meta["train"]["max_iters"]
-        bar = ProgressBar(total, meta.get("step", 0))
-        result = resume(run_dir, max_iters=args.max_iters, callbacks=[stop_file] + ([] if quiet else [bar]),
-                        stop=stop, device=args.device)
+    overrides = settings.overrides_from(args)
+    if args.run or args.resume:  # a run that exists: queued by the app, or one to continue
+        given = [settings.BY_NAME[k].flag for k in overrides if k != "max_iters"]
+        given += ["--speaker"] * bool(args.speaker) + ["--init-from"] * bool(args.init_from)
+        if given:
+            raise ConfigError(f"{' '.join(given)} cannot change a run that exists (only --max-iters can): "
+                              "start a new run instead")
+        run_dir = rec.resolve_run(args.run or args.resume, root)
     else:
         speakers = args.speaker or ["Barack Obama"]
-        preset_name = args.preset or ("bigram" if args.model == "bigram" else "tiny")
-        if PRESETS[preset_name].model.model_type != args.model:
-            raise ConfigError(f"preset {preset_name!r} is a {PRESETS[preset_name].model.model_type} "
-                              f"preset; with --model {args.model} use "
-                              f"{'--preset bigram' if args.model == 'bigram' else '--preset tiny or lecture'}")
-        data = prepare(speakers, clean=not args.no_clean, data_dir=Path(args.data_dir))
-        model_cfg, train_cfg = preset(
-            preset_name, data.tokenizer.vocab_size, max_iters=args.max_iters, learning_rate=args.lr,
-            batch_size=args.batch_size, block_size=args.block_size, n_layer=args.n_layer,
-            n_head=args.n_head, n_embd=args.n_embd, dropout=args.dropout,
-            eval_interval=args.eval_interval, eval_iters=args.eval_iters, seed=args.seed,
-            device=args.device, dtype=args.dtype, compile=args.compile or None)
-        name = ck.validate_run_name(args.name or ck.slug(f"{'-'.join(speakers)}-{args.model}-{preset_name}"))
-        device = pick_device(train_cfg.device)
-        info = describe(device, resolve_dtype(device, train_cfg.dtype))
-        if not quiet:
-            world = distributed.context().world_size
-            print(f"training {name}: {model_cfg.n_params():,} parameters on {info.name} "
-                  + (f"x {world} processes (global batch {world * train_cfg.batch_size}) " if world > 1 else "")
-                  + f"({info.threads} threads, {info.dtype}), vocab {data.tokenizer.vocab_size}, "
-                  f"{len(data.train):,} train / {len(data.val):,} val chars", file=sys.stderr)
-        bar = ProgressBar(train_cfg.max_iters)
-        result = train(data, model_cfg, train_cfg, root / name, callbacks=[stop_file] + ([] if quiet else [bar]),
-                       stop=stop, name=name)
+        if args.init_from and not args.preset and args.model == "gpt":
+            args.preset = "tiny"
+        if args.device != "auto":
+            overrides["device"] = args.device
+        request = runs.RunRequest.make(speakers, args.model, args.preset, not args.no_clean, args.init_from,
+                                       **overrides)
+        device = distributed.device_for(ctx, pick_device(args.device))
+
+        def create() -> str:
+            record = runs.create(request, root, args.name, data_dir=Path(args.data_dir))
+            if not args.name and record.name != request.default_name() and not quiet:
+                print(f"{request.default_name()} exists: this run is named {record.name}", file=sys.stderr)
+            return record.name
+        run_dir = root / distributed.from_main(create, ctx, device)
+    record = rec.RunRecord.load(run_dir)
+    if not quiet:
+        info = describe(pick_device(record.train.device), resolve_dtype(pick_device(record.train.device),
+                                                                         record.train.dtype))
+        world = ctx.world_size
+        print(f"training {record.name}: {record.model.n_params():,} parameters on {info.name} "
+              + (f"x {world} processes (global batch {world * record.train.batch_size}) " if world > 1 else "")
+              + f"({info.threads} threads, {info.dtype}), vocab {record.model.vocab_size}", file=sys.stderr)
+    bar = ProgressBar(args.max_iters or record.max_iters, record.step)
+    result = runs.execute(run_dir, callbacks=[] if quiet else [bar], stop=stop, max_iters=args.max_iters,
+                          device=None if args.device == "auto" else args.device, data_dir=Path(args.data_dir),
+                          on_start=None if quiet else (lambda said: print(said, file=sys.stderr)))
     if not main_process:
         return
-    (result.run_dir / ck.STOP).unlink(missing_ok=True)  # the request, if any, has been served
-    summary = {"run": result.run_dir.name, "path": str(result.run_dir), "status": result.status,
+    summary = {"run": run_dir.name, "path": str(run_dir), "status": result.status,
                "step": result.step, "best_val_loss": result.best_val_loss, "best_step": result.best_step,
                "train_loss": result.train_loss, "val_loss": result.val_loss,
                "tokens_per_s": result.tokens_per_s, "elapsed_s": round(result.elapsed, 2)}
+    best = f"{result.best_val_loss:.4f}" if result.best_val_loss is not None else "none"
     _out(args, summary,
-         f"{summary['run']}: {result.status} at step {result.step}; best val {result.best_val_loss:.4f} "
+         f"{summary['run']}: {result.status} at step {result.step}; best val {best} "
          f"(step {result.best_step}); {result.tokens_per_s or 0:,.0f} tok/s; {result.elapsed:.1f}s\n"
-         f"saved in {result.run_dir}")
+         f"saved in {run_dir}")
 
 
 def cmd_sample(args) -> None:
@@ -169,21 +163,21 @@ def cmd_eval(args) -> None:
 
 
 def cmd_runs(args) -> None:
-    runs = ck.list_runs(Path(args.out))
-    rows = [{"run": r.name, "status": r.status, "speakers": r.meta.get("speakers"),
-             "model": r.meta.get("model", {}).get("model_type"), "step": r.meta.get("step"),
-             "best_val_loss": r.meta.get("best_val_loss"), "updated": r.meta.get("updated")} for r in runs]
-    _out(args, {"runs": rows}, "\n".join(
-        f"{r['run']:40} {r['status']:9} {r['model']:6} step {r['step'] or 0:>6} "
-        f"best val {r['best_val_loss'] if r['best_val_loss'] is not None else float('nan'):.4f}"
-        for r in rows) or "no runs yet")
+    found = rec.scan(Path(args.out))
+    rows = [r.summary() for r in found.records]
+    bad = [{"run": u.name, "status": u.status, "message": u.reason} for u in found.unreadable]
+    lines = [f"{r['run']:40} {r['status']:11} {r['model']:6} step {r['step']:>6} "
+             f"best val {r['best_val_loss'] if r['best_val_loss'] is not None else float('nan'):.4f}"
+             + (f"  (from {r['init_from']})" if r["init_from"] else "") for r in rows]
+    lines += [f"{u['run']:40} unreadable: {u['message']}" for u in bad]
+    _out(args, {"runs": rows + bad}, "\n".join(lines) or "no runs yet")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core", description="Podium's engine from the command line.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    common.add_argument("--out", default=str(ck.default_root()),
+    common.add_argument("--out", default=str(rec.default_root()),
                         help="folder of runs (default: checkpoints/, or $PODIUM_CHECKPOINTS)")
     common.add_argument("--data-dir", default=str(data_root()),
                         help="folder of .txt speakers (default: data/, or $PODIUM_DATA)")
@@ -199,15 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--speaker", action="append", help="speaker to train on (repeat for several)")
     t.add_argument("--model", choices=["bigram", "gpt"], default="gpt")
     t.add_argument("--preset", choices=sorted(PRESETS), help="default: bigram for --model bigram, else tiny")
-    t.add_argument("--name", help="run name (default: from speakers, model and preset)")
-    t.add_argument("--resume", metavar="RUN", help="continue this run from its latest checkpoint")
+    t.add_argument("--name", help="run name (default: from speakers, model and preset; the next free one)")
+    t.add_argument("--resume", metavar="RUN", help="continue this run from its latest checkpoint (or its best "
+                   "weights with a fresh optimizer, when it kept no latest.pt)")
+    t.add_argument("--init-from", metavar="RUN", help="start from this run's weights and vocabulary (fine-tuning)")
+    t.add_argument("--run", metavar="RUN", help=argparse.SUPPRESS)  # train a run queued by the app
     t.add_argument("--no-clean", action="store_true", help="keep [Applause]-style stage notes")
-    for flag, typ in (("--max-iters", int), ("--lr", float), ("--batch-size", int), ("--block-size", int),
-                      ("--n-layer", int), ("--n-head", int), ("--n-embd", int), ("--dropout", float),
-                      ("--eval-interval", int), ("--eval-iters", int), ("--seed", int)):
-        t.add_argument(flag, type=typ)
-    t.add_argument("--dtype", choices=["auto", "float32", "bfloat16"])
-    t.add_argument("--compile", action="store_true", help="torch.compile the model")
+    settings.add_flags(t)
     t.add_argument("--background", action="store_true",
                    help="train only on CPU time nothing else wants (Linux SCHED_IDLE; elsewhere nice 19): "
                         "how the app starts its runs, so its pages stay live")
@@ -237,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("runs", parents=[common], help="list the saved runs")
     r.set_defaults(func=cmd_runs)
+    cli_heads.add_parsers(sub, common)
     return p
 
 
@@ -247,8 +240,9 @@ def main(argv=None) -> int:
         return 2
     try:
         args.func(args)
-    except USER_ERRORS as e:
-        print(f"error: {e}", file=sys.stderr)
+    except UserError as e:
+        if distributed.context().is_main:
+            print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

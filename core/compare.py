@@ -10,23 +10,24 @@ from pathlib import Path
 
 import torch
 
-from core.checkpoints import LoadedModel, RunInfo
+from core.checkpoints import LoadedModel
 from core.corpus import load_speaker
 from core.errors import UserError
 from core.evaluate import per_char_loss, sequence_loss
+from core.record import RunRecord
 from core.sampling import check_sampling, stream
 from core.tokenizer import CharTokenizer, UnknownCharError
 
 
-def speaker_runs(runs: Iterable[RunInfo], speakers: Sequence[str],
-                 model_type: str = "gpt") -> dict[str, RunInfo | None]:
+def speaker_runs(runs: Iterable[RunRecord], speakers: Sequence[str],
+                 model_type: str = "gpt") -> dict[str, RunRecord | None]:
     """Per speaker, the newest finished run of model_type trained on that speaker alone (or None).
-    runs must come newest first, as core.checkpoints.list_runs gives them."""
+    runs must come newest first, as core.record.list_runs gives them."""
     runs = list(runs)
     out = {}
     for name in speakers:
-        out[name] = next((r for r in runs if r.status == "finished" and r.meta.get("speakers") == [name]
-                          and r.meta.get("model", {}).get("model_type") == model_type), None)
+        out[name] = next((r for r in runs if r.status == "finished" and r.speakers == [name]
+                          and r.model_type == model_type), None)
     return out
 
 
@@ -73,7 +74,7 @@ def loss_matrix(models: Mapping[str, LoadedModel], speakers: Sequence[str],
     texts: dict[tuple[str, bool], str] = {}
     values, notes = [], []
     for label, loaded in models.items():
-        clean = loaded.meta.get("clean", True)
+        clean = loaded.record.clean
         row = []
         for name in speakers:
             if (name, clean) not in texts:

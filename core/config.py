@@ -3,43 +3,72 @@ and the named presets the CLI and the app offer."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from core.errors import UserError
 
 MODEL_TYPES = ("bigram", "gpt")
+GPT, ALL = ("gpt",), ("bigram", "gpt")
 
 
 class ConfigError(UserError):
     """A configuration a user asked for that cannot work; the message says why."""
 
 
+def setting(default, label: str, help: str, lo=None, hi=None, *, step=None, flag: str | None = None,
+            choices: tuple = (), models: tuple[str, ...] = ALL, form: bool = False, cli: bool = True):
+    """A dataclass field that declares one setting once: its default, label, range and help. The CLI's
+    flags (core.settings.add_flags), the Train page's form and the benchmark leg are derived from these,
+    and every config is checked against them when it is built (and when it is loaded from a file)."""
+    return field(default=default, metadata={"label": label, "help": help, "lo": lo, "hi": hi, "step": step,
+                                            "flag": flag, "choices": choices, "models": models, "form": form,
+                                            "cli": cli})
+
+
+def _check_fields(obj) -> None:
+    """Every field has its declared type and lies in its declared range (a float 8.5 is not a
+    block size, True is not a number, 2**70 is not a seed); one message per problem."""
+    hints = {"int": int, "float": float, "str": str, "bool": bool}
+    for f in fields(obj):
+        v, m, kind = getattr(obj, f.name), f.metadata, hints[str(f.type).split(" ")[0]]
+        label = m.get("label") or f.name
+        name = f.name if f.name in label else f"{f.name} ({label})"
+        if kind is float and isinstance(v, int) and not isinstance(v, bool):
+            object.__setattr__(obj, f.name, float(v))
+            v = float(v)
+        if not isinstance(v, kind) or (kind is not bool and isinstance(v, bool)):
+            want = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}[kind]
+            raise ConfigError(f"{name} must be {want}, got {v!r}")
+        if kind is float and not math.isfinite(v):
+            raise ConfigError(f"{name} must be a finite number, got {v}")
+        lo, hi = m.get("lo"), m.get("hi")
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            fmt = (lambda x: f"{x:,}") if kind is int else (lambda x: f"{x:g}")
+            raise ConfigError(f"{name} must be between {fmt(lo)} and {fmt(hi)}, got {fmt(v)}")
+        if m.get("choices") and v not in m["choices"]:
+            raise ConfigError(f"{f.name} must be one of {', '.join(map(str, m['choices']))}, got {v!r}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    model_type: str = "gpt"  # "bigram" (a V x V table) or "gpt"
-    vocab_size: int = 0      # set from the tokenizer
-    block_size: int = 64     # context length T: the most characters the model sees at once
-    n_layer: int = 4         # transformer blocks
-    n_head: int = 4          # attention heads per block
-    n_embd: int = 128        # channels C; head_size = n_embd // n_head
-    dropout: float = 0.0     # on attention weights, projections and feed-forward
+    model_type: str = setting("gpt", "model", "a V x V table (bigram) or a GPT", choices=MODEL_TYPES, cli=False)
+    vocab_size: int = setting(0, "vocabulary size", "set from the tokenizer", 1, 1_000_000, cli=False)
+    block_size: int = setting(64, "context (block_size)", "the most characters the model sees at once", 1, 8192,
+                              step=8, form=True)
+    n_layer: int = setting(4, "layers (n_layer)", "transformer blocks", 1, 48, models=GPT, form=True)
+    n_head: int = setting(4, "heads (n_head)", "attention heads per block; must divide n_embd", 1, 64,
+                          models=GPT, form=True)
+    n_embd: int = setting(128, "width (n_embd)", "channels C; each head gets n_embd / n_head", 1, 4096, step=16,
+                          models=GPT, form=True)
+    dropout: float = setting(0.0, "dropout", "on attention weights, projections and feed-forward; 0 for small "
+                             "models", 0.0, 0.95, step=0.05, models=GPT, form=True)
 
     def __post_init__(self):
-        if self.model_type not in MODEL_TYPES:
-            raise ConfigError(f"model_type must be one of {MODEL_TYPES}, got {self.model_type!r}")
-        if self.vocab_size < 1:
-            raise ConfigError(f"vocab_size must be at least 1, got {self.vocab_size}")
-        if self.block_size < 1:
-            raise ConfigError(f"block_size (context length) must be at least 1, got {self.block_size}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.model_type == "gpt":
-            if self.n_layer < 1 or self.n_head < 1 or self.n_embd < 1:
-                raise ConfigError("n_layer, n_head and n_embd must each be at least 1")
-            if self.n_embd % self.n_head:
-                raise ConfigError(
-                    f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}): "
-                    f"each head gets n_embd / n_head channels")
+        _check_fields(self)
+        if self.model_type == "gpt" and self.n_embd % self.n_head:
+            raise ConfigError(
+                f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}): "
+                f"each head gets n_embd / n_head channels")
 
     @property
     def head_size(self) -> int:
@@ -58,6 +87,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
+        if not isinstance(d, dict):
+            raise ConfigError(f"a model config must be a mapping of settings, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -67,38 +98,32 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    batch_size: int = 32        # B: sequences per step
-    max_iters: int = 2000       # optimizer steps in the whole run
-    learning_rate: float = 1e-3  # peak lr, reached after warmup
-    min_lr: float = 1e-4        # cosine decay floor
-    warmup_iters: int = 100     # linear warmup steps
-    weight_decay: float = 0.1   # AdamW decay on matrices (not on biases, norms, embeddings of size 1)
-    beta1: float = 0.9
-    beta2: float = 0.99
-    grad_clip: float = 1.0      # max global grad norm; 0 disables
-    eval_interval: int = 200    # steps between loss estimates (and checkpoints)
-    eval_iters: int = 50        # batches per split in each estimate
-    log_interval: int = 10      # steps between train-loss events
-    seed: int = 1337
-    device: str = "auto"        # "auto", "cpu", "cuda", "cuda:1", "mps"
-    dtype: str = "auto"         # "auto", "float32", "bfloat16" (autocast)
-    compile: bool = False       # torch.compile the model (worth it on GPU for long runs)
+    batch_size: int = setting(32, "batch size", "sequences per step (B)", 1, 4096, step=8, form=True)
+    max_iters: int = setting(2000, "iterations (max_iters)", "optimizer steps in the whole run", 1, 10_000_000,
+                             step=100, form=True)
+    learning_rate: float = setting(1e-3, "learning rate", "peak, after warmup; cosine decay to min_lr", 1e-8, 10.0,
+                                   step=1e-4, flag="--lr", form=True)
+    min_lr: float = setting(1e-4, "minimum learning rate", "cosine decay floor", 0.0, 10.0)
+    warmup_iters: int = setting(100, "warmup steps", "linear warmup steps", 0, 10_000_000)
+    weight_decay: float = setting(0.1, "weight decay", "AdamW decay on matrices (not biases or norms)", 0.0, 10.0)
+    beta1: float = setting(0.9, "Adam beta1", "momentum of the gradient average", 0.0, 0.9999)
+    beta2: float = setting(0.99, "Adam beta2", "momentum of the squared-gradient average", 0.0, 0.99999)
+    grad_clip: float = setting(1.0, "gradient clip", "max global gradient norm; 0 disables", 0.0, 1e6)
+    eval_interval: int = setting(200, "eval interval (steps)", "steps between val-loss estimates and checkpoints",
+                                 1, 10_000_000, step=50, form=True)
+    eval_iters: int = setting(50, "eval batches", "batches per split in each loss estimate", 1, 100_000)
+    log_interval: int = setting(10, "log interval (steps)", "steps between train-loss events", 1, 10_000_000)
+    seed: int = setting(1337, "seed", "initial weights, batches and dropout all follow it", 0, 2**31 - 1)
+    device: str = setting("auto", "device", "auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps", cli=False)
+    dtype: str = setting("auto", "dtype", "auto: bf16 autocast where the device multiplies bf16 natively",
+                         choices=("auto", "float32", "bfloat16"))
+    compile: bool = setting(False, "torch.compile", "compile the model (worth it on a GPU for long runs)")
 
     def __post_init__(self):
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}")
-        if self.max_iters < 1:
-            raise ConfigError(f"max_iters must be at least 1, got {self.max_iters}")
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise ConfigError(f"learning_rate must be a positive number, got {self.learning_rate}")
-        if self.min_lr < 0 or self.min_lr > self.learning_rate:
-            raise ConfigError(f"min_lr must be in [0, learning_rate], got {self.min_lr}")
-        if self.warmup_iters < 0 or self.eval_iters < 1 or self.eval_interval < 1 or self.log_interval < 1:
-            raise ConfigError("warmup_iters must be >= 0; eval_iters, eval_interval, log_interval >= 1")
-        if self.dtype not in ("auto", "float32", "bfloat16"):
-            raise ConfigError(f"dtype must be auto, float32 or bfloat16, got {self.dtype!r}")
-        if self.grad_clip < 0:
-            raise ConfigError(f"grad_clip must be >= 0, got {self.grad_clip}")
+        _check_fields(self)
+        if self.min_lr > self.learning_rate:
+            raise ConfigError(f"min_lr ({self.min_lr:g}) must not be above the learning rate "
+                              f"({self.learning_rate:g})")
 
     def lr_at(self, step: int) -> float:
         """Linear warmup to learning_rate, then cosine decay to min_lr at max_iters."""
@@ -113,6 +138,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
+        if not isinstance(d, dict):
+            raise ConfigError(f"a training config must be a mapping of settings, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 

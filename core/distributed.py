@@ -85,6 +85,28 @@ def gather(obj, ctx: Context) -> list:
     return out
 
 
+def from_main(fn, ctx: Context, device: torch.device):
+    """fn() run on rank 0 alone, its result given to every process; a UserError it raises (a
+    refusal only rank 0 can see, such as a run name that exists) is raised in every process."""
+    from core.errors import UserError
+
+    if not ctx.enabled:
+        return fn()
+    setup(device)
+    box: list = [None]
+    error = None
+    if ctx.is_main:
+        try:
+            box = [("ok", fn())]
+        except UserError as e:
+            error, box = e, [("error", str(e))]
+    dist.broadcast_object_list(box, src=0)
+    kind, value = box[0]
+    if kind == "error":
+        raise error or UserError(value)
+    return value
+
+
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()

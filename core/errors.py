@@ -14,3 +14,12 @@ class UserError(ValueError):
 
 class RunBusy(UserError):
     """A run is being written by a live trainer: it cannot be resumed or trained by a second one."""
+
+
+class SaveFailed(UserError):
+    """A checkpoint or the run's record could not be written (disk full, no permission); the files
+    written before are kept (every write goes to a temp file first)."""
+
+
+class TrainingDiverged(UserError):
+    """The loss stopped being a sensible number; the checkpoints written before it are kept."""

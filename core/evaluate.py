@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from core.checkpoints import CHECKPOINTS_DIR, load_model
+from core.checkpoints import load_model
 from core.corpus import load_speaker
 from core.errors import UserError
 from core.tokenizer import CharTokenizer
@@ -55,17 +55,17 @@ def per_char_loss(model, tokenizer: CharTokenizer, text: str) -> torch.Tensor:
 
 
 def evaluate_run(run: str | Path, speaker: str, clean: bool | None = None,
-                 root: Path = CHECKPOINTS_DIR, data_dir: Path | None = None, device: str = "cpu") -> dict:
+                 root: Path | None = None, data_dir: Path | None = None, device: str = "cpu") -> dict:
     """The loss of a run's best weights on a speaker's val split."""
     loaded = load_model(run, device=device, root=root)
-    clean = loaded.meta.get("clean", True) if clean is None else clean
+    clean = loaded.record.clean if clean is None else clean
     sp = load_speaker(speaker, clean, data_dir)
     _, val_text = sp.split()
     ids = loaded.tokenizer.encode_tensor(val_text)
     loss = sequence_loss(loaded.model, ids)
     return {"run": loaded.path.parent.name, "speaker": speaker, "val_loss": loss,
             "bits_per_char": loss / math.log(2), "val_chars": len(ids),
-            "trained_on": loaded.meta.get("speakers", []), "step": loaded.meta.get("best_step")}
+            "trained_on": loaded.record.speakers, "step": loaded.record.best_step}
 
 
 def bigram_counts(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from core.record import event_ok
+
 
 def ema(values: list[float], weight: float = 0.9) -> list[float]:
     """Debiased exponential moving average, as TensorBoard smooths scalars: the running average
@@ -55,7 +57,7 @@ def _rewind(steps: list[int], *series: list, to: int) -> None:
 
 def curves(events: list[dict]) -> Curves:
     c = Curves()
-    for e in events:
+    for e in filter(event_ok, events):
         kind, step = e.get("kind"), e.get("step")
         if step is None:
             continue
@@ -89,7 +91,7 @@ def progress(events: list[dict], max_iters: int, step: int = 0) -> Progress:
     """Where a run stands from its events (step: a floor, e.g. the step meta.json last saw).
     The pace is measured over the current leg only: elapsed restarts at 0 when a run resumes."""
     leg: list[dict] = []
-    for e in events:
+    for e in filter(event_ok, events):
         if e.get("kind") not in ("step", "eval") or e.get("elapsed") is None:
             continue
         if leg and (e["elapsed"] < leg[-1]["elapsed"] or e["step"] < leg[-1]["step"]):

@@ -1,283 +1,369 @@
-"""Training runs as background processes: start, stop, resume, list, and read their progress.
+"""The one start path: every way to train (the CLI, the Train and Bigram pages, torchrun, the
+benchmark) plans a run from a request, creates its record, and trains it with `execute`, in this
+process or in a background one (`start`, which runs `python -m core train --run NAME`).
 
-A run is a folder under the checkpoints root (see core.checkpoints). Its trainer is
-`python -m core train ...`, started in a session of its own, so it outlives page switches,
-browser reloads and a restart of the server; everything anyone needs to know about it is on disk:
-launch.json (what was asked, the pid), meta.json, metrics.jsonl, the checkpoints, train.log.
-The app, the CLI and the tests all go through these functions."""
+    request --plan--> record (queued, in its folder) --execute--> fit + Recorder --> finished
+A run's folder and record are described in core.record. One trainer at a time holds a run's lock;
+a stop request is a file the trainer sees within one step; runs started together share a group
+and stop together."""
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core import checkpoints as ck
-from core.config import ConfigError, ModelConfig, TrainConfig, preset
-from core.dataset import prepare
+from core import record as rec
+from core.config import PRESETS, ConfigError, ModelConfig, TrainConfig, preset
+from core.dataset import TrainingData, prepare
 from core.device import pick_device
-from core.train import check_memory
+from core.errors import RunBusy
+from core.record import RunRecord
+from core.recorder import Recorder
+from core.train import Start, TrainResult, check_data, check_memory, fit
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
-LAUNCH, LOG = "launch.json", "train.log"
 MAX_CONCURRENT = 3
-PRIORITY = ["--background"]  # runs train on CPU time the app does not want: its pages stay live
 
 
 @dataclass(frozen=True)
 class RunRequest:
+    """What a person asks for: speakers, a model and preset, the settings that differ from it."""
     speakers: tuple[str, ...]
     model: str = "gpt"                  # "bigram" or "gpt"
     preset: str = "tiny"
     overrides: tuple[tuple[str, object], ...] = ()  # (field, value) pairs for ModelConfig / TrainConfig
     clean: bool = True
+    init_from: str | None = None        # a run whose weights (and vocabulary) this one starts from
 
     @classmethod
-    def make(cls, speakers, model="gpt", preset_name=None, clean=True, **overrides) -> RunRequest:
+    def make(cls, speakers, model="gpt", preset_name=None, clean=True, init_from=None, **overrides) -> RunRequest:
         preset_name = preset_name or ("bigram" if model == "bigram" else "tiny")
         items = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
-        return cls(tuple(speakers), model, preset_name, items, clean)
+        return cls(tuple(speakers), model, preset_name, items, clean, init_from)
 
     def key(self) -> str:
         """Same speakers and settings -> same key (used to refuse duplicate runs)."""
-        blob = json.dumps([sorted(self.speakers), self.model, self.preset, list(self.overrides), self.clean])
+        blob = json.dumps([sorted(self.speakers), self.model, self.preset, [list(o) for o in self.overrides],
+                           self.clean, self.init_from])
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     def default_name(self) -> str:
-        return ck.slug(f"{'-'.join(self.speakers)}-{self.model}-{self.preset}")
+        how = f"ft-{self.init_from}" if self.init_from else self.preset
+        return rec.slug(f"{'-'.join(self.speakers)}-{self.model}-{how}")
 
 
-def validate(request: RunRequest) -> tuple[ModelConfig, TrainConfig]:
-    """The configs a request would train with; a ConfigError (or SpeakerError) says what is wrong
-    before anything starts."""
+def _base(init_from: str, root: Path) -> ck.Checkpoint:
+    try:
+        return ck.read_checkpoint(rec.resolve_run(init_from, root) / rec.BEST)
+    except rec.RecordError as e:
+        raise ConfigError(f"cannot start from {init_from!r}: {e}") from None
+
+
+def plan(request: RunRequest, root: Path | None = None, data_dir: Path | None = None) -> tuple[RunRecord, TrainingData]:
+    """The record a request would train (not yet named or saved) and its data; a UserError says
+    what is wrong before anything starts."""
+    root = Path(root) if root is not None else rec.default_root()
     if not request.speakers:
         raise ConfigError("choose at least one speaker")
     if request.model not in ("bigram", "gpt"):
         raise ConfigError(f"unknown model {request.model!r}")
-    from core.config import PRESETS
     if request.preset not in PRESETS or PRESETS[request.preset].model.model_type != request.model:
-        raise ConfigError(f"preset {request.preset!r} does not fit model {request.model!r}")
-    data = prepare(list(request.speakers), clean=request.clean)
-    model_cfg, train_cfg = preset(request.preset, data.tokenizer.vocab_size, **dict(request.overrides))
+        fits = [n for n, p in PRESETS.items() if p.model.model_type == request.model]
+        raise ConfigError(f"preset {request.preset!r} does not fit model {request.model!r}: use "
+                          f"{' or '.join(fits)}")
+    base = _base(request.init_from, root) if request.init_from else None
+    data = prepare(list(request.speakers), clean=request.clean, data_dir=data_dir,
+                   tokenizer=base.tokenizer if base else None)
+    overrides = dict(request.overrides)
+    if base is not None:  # the base fixes the architecture; training settings stay the request's
+        arch = {k: v for k, v in base.record.model.to_dict().items() if k != "vocab_size"}
+        clash = {k: v for k, v in overrides.items() if k in arch and v != arch[k]}
+        if clash:
+            raise ConfigError(f"a fine-tuned run keeps its base's architecture: {clash} differs from "
+                              f"{request.init_from}")
+        overrides.update(arch)
+    try:
+        model_cfg, train_cfg = preset(request.preset, data.tokenizer.vocab_size, **overrides)
+    except TypeError as e:
+        raise ConfigError(str(e)) from None
     try:
         device = pick_device(train_cfg.device)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     check_memory(model_cfg, train_cfg, device)
-    short = [s.speaker.name for s in data.speakers if len(s.val) <= model_cfg.block_size]
-    if short:
-        raise ConfigError(f"block size {model_cfg.block_size} is longer than the val text of {', '.join(short)} "
-                          f"({min(len(s.val) for s in data.speakers)} characters): choose a smaller block size")
-    return model_cfg, train_cfg
+    check_data(data, model_cfg)
+    record = RunRecord(name="", speakers=data.names, model=model_cfg, train=train_cfg,
+                       vocab=data.tokenizer.to_json(), clean=request.clean, preset=request.preset,
+                       init_from=base.record.name if base else None, init_step=base.record.best_step if base else None,
+                       key=request.key(), n_params=model_cfg.n_params(), created=rec.now())
+    return record, data
 
 
-@dataclass
-class RunStatus:
-    name: str
-    path: Path
-    status: str                 # queued, running, finished, stopped, failed, interrupted
-    step: int
-    max_iters: int
-    speakers: list[str]
-    model_type: str
-    best_val_loss: float | None
-    train_loss: float | None
-    val_loss: float | None
-    tokens_per_s: float | None
-    elapsed: float | None
-    message: str
-    key: str | None
-    pid: int | None
-    meta: dict = field(repr=False, default_factory=dict)
-    started_now: bool = False   # start() spawned it (False: it returned the run already training)
-
-    @property
-    def active(self) -> bool:
-        return self.status in ("queued", "running")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("meta")
-        d["path"] = str(self.path)
-        return d
+def validate(request: RunRequest, root: Path | None = None) -> tuple[ModelConfig, TrainConfig]:
+    record, _ = plan(request, root)
+    return record.model, record.train
 
 
-def _alive(pid: int | None, name: str) -> bool:
-    """Is pid a live trainer of this run? (Reaps it if it is our finished child.)"""
-    if not pid:
-        return False
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        stat = Path(f"/proc/{pid}/stat").read_text().split()
-        return "core" in cmd and name in cmd and stat[2] != "Z"
-    except OSError:
-        return True  # no /proc (macOS): trust kill(0)
+def _check_limit(root: Path, adding: int = 1) -> None:
+    active = [r for r in rec.list_runs(root) if r.active]
+    if len(active) + adding > MAX_CONCURRENT:
+        raise ConfigError(f"{len(active)} run(s) already training{' and ' + str(adding) + ' new' if adding > 1 else ''}"
+                          f": the limit is {MAX_CONCURRENT} at once; stop one or wait for it to finish")
 
 
-def _read(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
-def status(run_dir: Path) -> RunStatus:
-    run_dir = Path(run_dir)
-    launch, meta = _read(run_dir / LAUNCH), _read(run_dir / ck.META)
-    pid = launch.get("pid")
-    alive = _alive(pid, run_dir.name)
-    state = meta.get("status") or ("queued" if alive else "failed")
-    if alive and state not in ("queued", "running") and launch.get("started", 0) > (run_dir / ck.META).stat().st_mtime:
-        state = "queued"  # resumed: the old meta.json still says how the previous leg ended
-    message = meta.get("message", "")
-    if state in ("queued", "running") and not alive:
-        state, message = "interrupted", message or "the training process ended without saying why: resume it"
-        if not meta and (run_dir / LOG).exists():
-            tail = (run_dir / LOG).read_text(errors="replace").strip().splitlines()[-1:]
-            state, message = "failed", tail[0] if tail else "the trainer did not start"
-    train_cfg = meta.get("train") or launch.get("train") or {}
-    history = meta.get("history") or []
-    return RunStatus(
-        name=run_dir.name, path=run_dir, status=state, step=int(meta.get("step") or 0),
-        max_iters=int(train_cfg.get("max_iters") or 0), speakers=meta.get("speakers") or launch.get("speakers", []),
-        model_type=(meta.get("model") or {}).get("model_type") or launch.get("model", "?"),
-        best_val_loss=meta.get("best_val_loss"), train_loss=meta.get("train_loss"), val_loss=meta.get("val_loss"),
-        tokens_per_s=meta.get("tokens_per_s"), elapsed=history[-1]["elapsed"] if history else None,
-        message=message, key=launch.get("key"), pid=pid if alive else None, meta=meta)
-
-
-def list_runs(root: Path) -> list[RunStatus]:
-    """Every run folder (trained by the app or the CLI), newest first."""
+def create(request: RunRequest, root: Path, name: str | None = None, group: str | None = None,
+           data_dir: Path | None = None, check_limit: bool = True) -> RunRecord:
+    """Plan a run and write its record (queued) in a folder of its own. An unnamed run takes the
+    next free name (barack-obama-gpt-tiny-2); an explicit name that exists is refused."""
     root = Path(root)
-    if not root.is_dir():
-        return []
-    dirs = [d for d in root.iterdir() if d.is_dir() and ((d / ck.META).exists() or (d / LAUNCH).exists())]
-    return sorted((status(d) for d in dirs), key=lambda r: (r.path / ck.META if (r.path / ck.META).exists()
-                                                            else r.path / LAUNCH).stat().st_mtime, reverse=True)
+    record, _ = plan(request, root, data_dir)
+    if check_limit:
+        _check_limit(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        run_name = rec.validate_run_name(name) if name else rec.free_name(root, request.default_name())
+        try:
+            (root / run_name).mkdir()
+            break
+        except FileExistsError:
+            if name:
+                raise ConfigError(f"a run named {name!r} already exists: resume it (--resume {name}) or pick "
+                                  "another name") from None
+    else:
+        raise ConfigError("could not find a free run name")
+    record = replace(record, name=run_name, group=group, pid=os.getpid())
+    record.save(root / run_name)
+    return record
 
 
+class StopFlag:
+    """Set by a signal (set()) or by a stop request file in the run folder (another process)."""
+
+    def __init__(self, run_dir: Path | None):
+        self.file = Path(run_dir) / rec.STOP if run_dir is not None else None
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set or (self.file is not None and self.file.exists())
+
+
+def _start_state(run_dir: Path, record: RunRecord, root: Path) -> tuple[Start, str]:
+    """Where this run's training starts, and a line saying so."""
+    if record.step > 0 or (run_dir / rec.LATEST).exists():
+        if (run_dir / rec.LATEST).exists():
+            saved = ck.read_checkpoint(run_dir / rec.LATEST)
+            state = saved.state
+            return Start(weights=state["model"], optimizer=state.get("optimizer"), step=int(state["step"]),
+                         saved=state, history=record.history, best_val=rec.best_loss(record),
+                         best_step=record.best_step), f"resuming {record.name} from step {int(state['step']):,}"
+        best = ck.read_checkpoint(run_dir / rec.BEST)
+        step = record.best_step or 0
+        history = [h for h in record.history if h["step"] <= step]
+        return (Start(weights=best.state["model"], step=step, history=history, best_val=rec.best_loss(record),
+                      best_step=record.best_step),
+                f"{record.name} has no optimizer state (latest.pt): continuing from its best weights (step "
+                f"{step:,}) with a fresh optimizer")
+    if record.init_from:
+        base = _base(record.init_from, root)
+        return Start(weights=base.state["model"]), f"starting from {record.init_from}'s weights (fine-tuning)"
+    return Start(), ""
+
+
+def execute(run_dir: Path, *, callbacks=(), stop=None, max_iters: int | None = None, device: str | None = None,
+            data_dir: Path | None = None, samples: bool = True, on_start=None) -> TrainResult:
+    """Train the run whose record is in run_dir, in this process: new, resumed or fine-tuned alike.
+    One process at a time (the trainer lock; RunBusy otherwise); under torchrun, rank 0 holds the
+    lock and writes, the others train beside it."""
+    from core import distributed
+
+    run_dir = Path(run_dir)
+    main = distributed.context().is_main
+    lock = rec.TrainerLock(run_dir).acquire() if main else None
+    try:
+        record = rec.RunRecord.load(run_dir)
+        changes = {k: v for k, v in (("max_iters", max_iters), ("device", device)) if v is not None}
+        if changes:
+            record.train = replace(record.train, **changes)
+        if record.step >= record.max_iters and record.status != "queued":
+            raise ConfigError(f"{record.name} already reached its {record.max_iters:,} steps: give more "
+                              "iterations (--max-iters)")
+        data = prepare(record.speakers, clean=record.clean, tokenizer=record.tokenizer(), data_dir=data_dir)
+        start, said = _start_state(run_dir, record, run_dir.parent)
+        if on_start is not None and said:
+            on_start(said)
+        if main:
+            if record.status != "queued":  # a resume: an old request is served; a queued run's is honoured
+                (run_dir / rec.STOP).unlink(missing_ok=True)
+            for stale in run_dir.glob(".*.tmp"):  # a write cut short by a kill: the file it replaced is whole
+                stale.unlink(missing_ok=True)
+            record.pid = os.getpid()
+        flag = stop if stop is not None else StopFlag(run_dir)
+        if stop is not None and not hasattr(stop, "file"):
+            flag = _Either(stop, StopFlag(run_dir))
+        recorder = [Recorder(run_dir, record, data, samples=samples)] if main else []
+        return fit(data, record.model, record.train, start=start, callbacks=[*recorder, *callbacks], stop=flag)
+    finally:
+        if lock is not None:
+            (run_dir / rec.STOP).unlink(missing_ok=True)  # the request, if any, has been served
+            lock.release()
+
+
+class _Either:
+    def __init__(self, *flags):
+        self.flags = flags
+
+    def is_set(self) -> bool:
+        return any(f.is_set() for f in self.flags)
+
+
+def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir: Path | None = None, *,
+          callbacks=(), stop=None, name: str | None = None, samples: bool = False) -> TrainResult:
+    """Train given data and configs in this process (a library call, and the tests' way in): with
+    run_dir, the run gets a record and folder like any other and goes through execute; without,
+    nothing is written."""
+    if run_dir is None:
+        return fit(data, model_cfg, cfg, callbacks=callbacks, stop=stop)
+    run_dir = Path(run_dir)
+    try:
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir()
+    except FileExistsError:
+        raise ConfigError(f"a run named {run_dir.name!r} already exists: resume it or pick another name") from None
+    check_data(data, model_cfg)
+    record = RunRecord(name=name or run_dir.name, speakers=data.names, model=model_cfg, train=cfg,
+                       vocab=data.tokenizer.to_json(), clean=data.speakers[0].speaker.cleaned,
+                       n_params=model_cfg.n_params(), created=rec.now(), pid=os.getpid())
+    record.save(run_dir)
+    return execute(run_dir, callbacks=callbacks, stop=stop, samples=samples)
+
+
+# --- background runs --------------------------------------------------------------------------------
 def _spawn(argv: list[str], run_dir: Path) -> int:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    active = sum(r.active for r in list_runs(run_dir.parent) if r.path != run_dir)
+    active = sum(r.active for r in rec.list_runs(run_dir.parent) if r.name != run_dir.name)
     threads = max(1, (os.cpu_count() or 1) // (active + 1))  # runs side by side share the cores
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    with open(run_dir / LOG, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "core", *argv, *PRIORITY], cwd=ROOT_DIR, stdout=log,
+    with open(run_dir / rec.LOG, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "core", *argv, "--background"], cwd=ROOT_DIR, stdout=log,
                                 env=env, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     return proc.pid
 
 
-def start(request: RunRequest, root: Path, name: str | None = None) -> RunStatus:
-    """Start a run in the background, or return the one already training the same request."""
+def _launch(record: RunRecord, run_dir: Path, argv: list[str]) -> RunRecord:
+    record.pid = _spawn(argv, run_dir)
+    record.status, record.message = "queued", ""
+    record.save(run_dir)
+    return rec.status(run_dir)
+
+
+@dataclass
+class Started:
+    record: RunRecord
+    started_now: bool  # False: the same request was already training, and that run is returned
+
+
+def start(request: RunRequest, root: Path, name: str | None = None, group: str | None = None) -> Started:
+    """Start a run in a background process, or return the one already training the same request."""
     root = Path(root)
-    model_cfg, train_cfg = validate(request)
-    active = [r for r in list_runs(root) if r.active]
-    same = [r for r in active if r.key == request.key()]
+    same = [r for r in rec.list_runs(root) if r.active and r.key == request.key()]
     if same:
-        return same[0]
-    if len(active) >= MAX_CONCURRENT:
-        raise ConfigError(f"{len(active)} runs are already training (the limit is {MAX_CONCURRENT}): "
-                          "stop one or wait for it to finish")
-    root.mkdir(parents=True, exist_ok=True)
-    lock = root / f".start-{request.key()}.lock"
-    try:  # two tabs pressing Start at once: only one gets the lock
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        if time.time() - lock.stat().st_mtime < 30:
-            for _ in range(50):
-                same = [r for r in list_runs(root) if r.active and r.key == request.key()]
-                if same:
-                    return same[0]
-                time.sleep(0.1)
-            raise ConfigError("this run is being started by another session; try again in a moment") from None
-        lock.unlink(missing_ok=True)
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        return Started(same[0], False)
+    lock = rec.TrainerLock(root / f".start-{request.key()}")  # two tabs pressing Start at once: one starts
     try:
-        base = ck.validate_run_name(name or request.default_name())
-        run_name, i = base, 2
-        while (root / run_name).exists():
-            run_name, i = f"{base}-{i}", i + 1
-        run_dir = root / run_name
-        argv = ["train", "--out", str(root), "--name", run_name, "--model", request.model, "--preset", request.preset,
-                "--json"]
-        for s in request.speakers:
-            argv += ["--speaker", s]
-        if not request.clean:
-            argv.append("--no-clean")
-        flags = {"max_iters": "--max-iters", "learning_rate": "--lr", "batch_size": "--batch-size",
-                 "block_size": "--block-size", "n_layer": "--n-layer", "n_head": "--n-head", "n_embd": "--n-embd",
-                 "dropout": "--dropout", "eval_interval": "--eval-interval", "eval_iters": "--eval-iters",
-                 "seed": "--seed", "device": "--device", "dtype": "--dtype"}
-        for k, v in request.overrides:
-            if k not in flags:
-                raise ConfigError(f"the setting {k!r} cannot be set from here")
-            argv += [flags[k], str(v)]
-        run_dir.mkdir(parents=True)
-        launch = {"key": request.key(), "request": asdict(request), "speakers": list(request.speakers),
-                  "model": request.model, "train": train_cfg.to_dict(), "model_config": model_cfg.to_dict(),
-                  "argv": argv, "started": time.time()}
-        ck.write_json(run_dir / LAUNCH, launch)
-        launch["pid"] = _spawn(argv, run_dir)
-        ck.write_json(run_dir / LAUNCH, launch)
-        return replace(status(run_dir), started_now=True)
+        lock.acquire()
+    except RunBusy:
+        for _ in range(100):
+            same = [r for r in rec.list_runs(root) if r.active and r.key == request.key()]
+            if same:
+                return Started(same[0], False)
+            time.sleep(0.1)
+        raise ConfigError("this run is being started by another session; try again in a moment") from None
+    try:
+        same = [r for r in rec.list_runs(root) if r.active and r.key == request.key()]
+        if same:
+            return Started(same[0], False)
+        record = create(request, root, name, group)
+        run_dir = root / record.name
+        return Started(_launch(record, run_dir, ["train", "--run", record.name, "--out", str(root), "--json"]), True)
     finally:
-        os.close(fd)
-        lock.unlink(missing_ok=True)
+        lock.release()
+        with contextlib.suppress(OSError):
+            lock.path.unlink()
+            lock.path.parent.rmdir()
 
 
-def stop(run_dir: Path) -> RunStatus:
-    """Ask a run to stop: it finishes its step, saves latest.pt and marks itself stopped."""
-    st = status(run_dir)
-    if st.pid:
-        (Path(run_dir) / ck.STOP).touch()  # seen even by a trainer still starting up
-        if (Path(run_dir) / ck.META).exists():  # it has taken over SIGTERM: stop now
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(st.pid, signal.SIGTERM)
+def start_group(requests: list[RunRequest], root: Path) -> list[Started]:
+    """Start several runs as one group (one Start press): all are checked first, so either every
+    run starts or none does, and they stop together (stop_group)."""
+    root = Path(root)
+    if not requests:
+        raise ConfigError("choose at least one speaker to train on")
+    for r in requests:
+        plan(r, root)
+    active = {r.key for r in rec.list_runs(root) if r.active}
+    new = [r for r in requests if r.key() not in active]
+    if new:
+        _check_limit(root, adding=len(new))
+    group = f"group-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid() % 1000:03d}"
+    return [start(r, root, group=group) for r in requests]
+
+
+def stop(run_dir: Path) -> RunRecord:
+    """Ask a run to stop: its trainer finishes the step, saves latest.pt and marks itself stopped."""
+    st = rec.status(run_dir)
+    if st.active:
+        (Path(run_dir) / rec.STOP).touch()
     return st
 
 
-def resume(run_dir: Path, max_iters: int | None = None) -> RunStatus:
-    """Continue a stopped or interrupted run from its latest checkpoint, in the background."""
+def stop_group(root: Path, group: str) -> list[RunRecord]:
+    return [stop(Path(root) / r.name) for r in rec.list_runs(root) if r.group == group and r.active]
+
+
+def resumable(run_dir: Path) -> bool:
+    return (Path(run_dir) / rec.LATEST).exists() or (Path(run_dir) / rec.BEST).exists()
+
+
+def resume(run_dir: Path, max_iters: int | None = None) -> RunRecord:
+    """Continue a stopped, interrupted or finished run in the background (from latest.pt, or from
+    its best weights with a fresh optimizer when it has no latest.pt)."""
     run_dir = Path(run_dir)
-    st = status(run_dir)
+    st = rec.status(run_dir)
     if st.active:
-        return st
-    if not (run_dir / ck.LATEST).exists():
+        raise RunBusy(f"{st.name} is already training")
+    if not resumable(run_dir):
         raise ck.CheckpointError(f"{run_dir.name} has no checkpoint to resume from")
     if max_iters is None and st.step >= st.max_iters:
-        raise ConfigError(f"{run_dir.name} already reached its {st.max_iters} steps: give more iterations")
-    (run_dir / ck.STOP).unlink(missing_ok=True)
-    argv = ["train", "--out", str(run_dir.parent), "--resume", run_dir.name, "--json"]
+        raise ConfigError(f"{run_dir.name} already reached its {st.max_iters:,} steps: give more iterations")
+    if max_iters is not None and max_iters <= st.step:
+        raise ConfigError(f"{run_dir.name} is at step {st.step:,}: resume it until a later step")
+    _check_limit(run_dir.parent)
+    (run_dir / rec.STOP).unlink(missing_ok=True)
+    record = rec.RunRecord.load(run_dir)
+    if max_iters:
+        record.train = replace(record.train, max_iters=max_iters)
+    argv = ["train", "--resume", run_dir.name, "--out", str(run_dir.parent), "--json"]
     if max_iters:
         argv += ["--max-iters", str(max_iters)]
-    launch = _read(run_dir / LAUNCH) or {"speakers": st.speakers, "model": st.model_type, "key": None}
-    launch.update(argv=argv, started=time.time(), pid=_spawn(argv, run_dir))
-    if max_iters:
-        launch.setdefault("train", {})["max_iters"] = max_iters
-    ck.write_json(run_dir / LAUNCH, launch)
-    return status(run_dir)
+    return _launch(record, run_dir, argv)
 
 
-def wait(run_dir: Path, timeout: float = 600, poll: float = 0.2) -> RunStatus:
+def wait(run_dir: Path, timeout: float = 600, poll: float = 0.2) -> RunRecord:
     """Block until the run is no longer active (for tests and scripts)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        st = status(run_dir)
+        st = rec.status(run_dir)
         if not st.active:
             return st
         time.sleep(poll)
-    return status(run_dir)
+    return rec.status(run_dir)
+

@@ -1,26 +1,34 @@
-"""The training loop. It knows nothing about pages or terminals: progress goes to callbacks as
-small typed events, a threading.Event stops it within one step, and a run folder on disk holds
-its checkpoints (best-val and latest) and its metrics log."""
+"""The training loop, and only the loop. It knows nothing about pages, terminals or files: it
+reports through small typed events to callbacks (core.recorder.Recorder turns them into the run
+folder), and a stop flag (anything with is_set()) ends it within one step. Where a run starts
+(fresh weights, a base model's weights, or a saved state to resume) is given by `Start`."""
 from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
 
 import torch
 
-from core import checkpoints as ck
 from core import distributed
 from core.batching import get_batch
 from core.config import ConfigError, ModelConfig, TrainConfig, training_bytes
-from core.dataset import TrainingData, prepare
+from core.dataset import TrainingData
 from core.device import autocast, available_bytes, enable_fast_math, pick_device, resolve_dtype
+from core.errors import SaveFailed, TrainingDiverged
 from core.models import build_model
+
+
+@dataclass(frozen=True)
+class StartEvent:
+    step: int              # where this leg starts (0, or the resumed step)
+    device: str
+    dtype: str
+    n_params: int
+    world_size: int
+    kind: str = "start"
 
 
 @dataclass(frozen=True)
@@ -40,8 +48,13 @@ class EvalEvent:
     val_loss: float
     lr: float
     elapsed: float
-    best: bool             # a new best val loss (model.pt was written)
+    best: bool             # a new best val loss
     kind: str = "eval"
+    model: torch.nn.Module | None = field(default=None, repr=False, compare=False)  # the weights now
+    latest: dict | None = field(default=None, repr=False, compare=False)  # optimizer, step, rngs: to resume
+
+    def log(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k not in ("model", "latest")}
 
 
 @dataclass(frozen=True)
@@ -54,17 +67,8 @@ class EndEvent:
     kind: str = "end"
 
 
-Event = StepEvent | EvalEvent | EndEvent
+Event = StartEvent | StepEvent | EvalEvent | EndEvent
 Callback = Callable[[Event], None]
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss stopped being a finite number; the checkpoints written before it are kept."""
-
-
-class SaveFailed(RuntimeError):
-    """A checkpoint or the run's metadata could not be written (disk full, no permission); the
-    files written before are kept (every write goes to a temp file first)."""
 
 
 def check_memory(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device) -> None:
@@ -79,7 +83,6 @@ def check_memory(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device)
 
 @dataclass
 class TrainResult:
-    run_dir: Path | None
     status: str
     step: int
     best_val_loss: float | None
@@ -90,10 +93,6 @@ class TrainResult:
     elapsed: float
     history: list[dict] = field(default_factory=list)
     model: torch.nn.Module | None = None  # the trained model as the run ended (its latest weights)
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
@@ -129,51 +128,36 @@ def estimate_loss(model, data: TrainingData, block_size: int, cfg: TrainConfig,
     return out
 
 
-class _Run:
-    """State of one training run and its folder: meta, checkpoints and the metrics log."""
-
-    def __init__(self, run_dir: Path | None, meta: dict, callbacks: Iterable[Callback]):
-        self.dir, self.meta, self.callbacks = run_dir, meta, list(callbacks)
-
-    def emit(self, event: Event) -> None:
-        if self.dir is not None:
-            with self._writing(ck.METRICS):
-                ck.append_metrics(self.dir, asdict(event))
-        for cb in self.callbacks:
-            cb(event)
-
-    def save_meta(self, **updates) -> None:
-        self.meta.update(updates, updated=_now())
-        if self.dir is not None:
-            with self._writing(ck.META):
-                ck.write_json(self.dir / ck.META, self.meta)
-
-    def save(self, name: str, model, **extra) -> None:
-        if self.dir is not None:
-            with self._writing(name):
-                ck.save_checkpoint(self.dir / name, model, self.meta, **extra)
-
-    @contextlib.contextmanager
-    def _writing(self, name: str):
-        try:
-            yield
-        except OSError as e:
-            raise SaveFailed(f"could not write {name} in {self.dir}: {e.strerror or e}; the run stops here "
-                             "and the files it saved before are kept") from e
+@dataclass
+class Start:
+    """Where a run starts: fresh weights from the run's seed (the default), a base run's weights
+    (fine-tuning: weights only, a fresh optimizer), or a saved state to resume (weights, optimizer,
+    step, every process's RNG states, and the history so far)."""
+    weights: dict | None = None
+    optimizer: dict | None = None
+    step: int = 0
+    saved: dict = field(default_factory=dict)  # latest.pt's payload: rng, torch_rng (and *_ranks)
+    history: list[dict] = field(default_factory=list)
+    best_val: float = math.inf
+    best_step: int | None = None
 
 
-def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir: Path | None = None, *,
-          callbacks: Iterable[Callback] = (), stop: threading.Event | None = None,
-          resume: bool = False, name: str | None = None) -> TrainResult:
-    """Train a model on data; with run_dir, checkpoint there; with resume, continue the run
-    saved in run_dir/latest.pt from its step, up to cfg.max_iters."""
+def check_data(data: TrainingData, model_cfg: ModelConfig) -> None:
     if model_cfg.vocab_size != data.tokenizer.vocab_size:
-        raise ValueError(f"model vocab_size {model_cfg.vocab_size} != tokenizer's {data.tokenizer.vocab_size}")
+        raise ConfigError(f"model vocab_size {model_cfg.vocab_size} != the tokenizer's {data.tokenizer.vocab_size}")
     too_short = [s.speaker.name for s in data.speakers if len(s.val) <= model_cfg.block_size]
     if too_short or len(data.train) <= model_cfg.block_size:
-        raise ValueError(f"the text of {', '.join(too_short) or 'these speakers'} is too short for a "
-                         f"context of {model_cfg.block_size}: each split needs more than "
-                         f"{model_cfg.block_size} characters")
+        raise ConfigError(f"the text of {', '.join(too_short) or 'these speakers'} is too short for a "
+                          f"context of {model_cfg.block_size}: each split needs more than "
+                          f"{model_cfg.block_size} characters; choose a smaller block size")
+
+
+def fit(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, *, start: Start | None = None,
+        callbacks: Iterable[Callback] = (), stop=None) -> TrainResult:
+    """Train a model on data from start up to cfg.max_iters, reporting events to callbacks (on
+    rank 0 of a torchrun job; the other processes train silently)."""
+    check_data(data, model_cfg)
+    start = start or Start()
     ddp = distributed.context()
     device = distributed.device_for(ddp, pick_device(cfg.device))
     check_memory(model_cfg, cfg, device)
@@ -181,47 +165,25 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
     dtype = resolve_dtype(device, cfg.dtype)
     enable_fast_math(device)
     model = build_model(model_cfg, seed=cfg.seed).to(device)  # initial weights follow the run's seed
+    if start.weights is not None:
+        model.load_state_dict(start.weights)
     optimizer = make_optimizer(model, cfg, device)
+    if start.optimizer is not None:
+        optimizer.load_state_dict(start.optimizer)
     gen = torch.Generator().manual_seed(cfg.seed + ddp.rank)  # each process draws its own batches
-    run_dir = Path(run_dir) if run_dir is not None else None
-
-    start_step, history, best_val, best_step = 0, [], math.inf, None
-    if resume:
-        if run_dir is None:
-            raise ValueError("resume needs a run folder")
-        state = ck.read_checkpoint(run_dir / ck.LATEST)
-        if state.model_config != model_cfg or state.tokenizer != data.tokenizer:
-            raise ck.CheckpointError(f"{run_dir.name}: the saved run has another model config or vocabulary")
-        model.load_state_dict(state.state["model"])
-        optimizer.load_state_dict(state.state["optimizer"])
-        start_step = int(state.state["step"])
-        saved = _rank_state(state.state, "rng", ddp)  # None: a job of another size; a fresh stream
+    start_step, history = start.step, list(start.history)
+    best_val, best_step = start.best_val, start.best_step
+    if start.saved:
+        saved = _rank_state(start.saved, "rng", ddp)  # None: a job of another size; a fresh stream
         if saved is not None:
             gen.set_state(saved)
         else:
             gen.manual_seed(cfg.seed + ddp.rank + 7919 * start_step)
-        old = ck.read_json(run_dir / ck.META)
-        history, best_step = old.get("history", []), old.get("best_step")
-        best_val = old.get("best_val_loss") if old.get("best_val_loss") is not None else math.inf
-        meta = old
-    else:
-        taken = ddp.is_main and run_dir is not None and (run_dir / ck.META).exists()  # rank 0 decides for all
-        if not distributed.all_ok(not taken, ddp, device):
-            raise ck.CheckpointError(f"a run named {run_dir.name!r} already exists: resume it or pick another name")
-        meta = {"format": ck.FORMAT, "version": ck.VERSION, "created": _now(),
-                "name": name or (run_dir.name if run_dir else "unsaved"),
-                "speakers": data.names, "clean": data.speakers[0].speaker.cleaned,
-                "vocab": data.tokenizer.to_json(), "n_params": sum(p.numel() for p in model.parameters())}
-    meta.update(model=model_cfg.to_dict(), train=cfg.to_dict(), device=str(device),
-                dtype=str(dtype).removeprefix("torch."), status="running", message="", pid=_pid())
-    if ddp.enabled:
-        meta.update(world_size=ddp.world_size, global_batch_size=cfg.batch_size * ddp.world_size)
-    run = _Run(run_dir if ddp.is_main else None, meta, callbacks if ddp.is_main else ())  # rank 0 writes
-    if run.dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        for stale in run_dir.glob(".*.tmp"):  # a write cut short by a kill: the file it was replacing is whole
-            stale.unlink(missing_ok=True)
-    run.save_meta()
+    callbacks = list(callbacks) if ddp.is_main else []  # rank 0 reports (and so writes) for all
+
+    def emit(event: Event) -> None:
+        for cb in callbacks:
+            cb(event)
 
     fwd = model
     if ddp.enabled:  # gradients averaged across processes during backward
@@ -229,35 +191,43 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
         fwd = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     fwd = torch.compile(fwd) if cfg.compile else fwd
     model.train()
+    bound = 2 * math.log(model_cfg.vocab_size) if model_cfg.vocab_size > 1 else math.inf
     t0 = time.perf_counter()
     window_t, window_loss, window_steps, eval_time = t0, torch.zeros((), device=device), 0, 0.0
     tokens_per_step = cfg.batch_size * model_cfg.block_size * ddp.world_size
     last, step, status, message = {}, start_step, "finished", ""
 
-    def save_latest(step: int) -> None:
+    def latest_state(step: int) -> dict:
         rngs = distributed.gather(gen.get_state(), ddp)  # every process's, to resume each where it was
         torch_rngs = distributed.gather(_torch_rng(device), ddp)
         extra = {"rng_ranks": rngs, "torch_rng_ranks": torch_rngs} if ddp.enabled else {}
-        run.save(ck.LATEST, model, optimizer=optimizer.state_dict(), step=step, rng=rngs[0], torch_rng=torch_rngs[0],
-                 **extra)
+        return {"optimizer": optimizer.state_dict(), "step": step, "rng": rngs[0], "torch_rng": torch_rngs[0], **extra}
 
-    def shared(save) -> None:
-        """Rank 0 saves; if it cannot, every process stops with it (none waits on the others)."""
+    def shared(report) -> None:
+        """Rank 0 reports (its recorder saves); if that fails, every process stops with it."""
         failure = None
         try:
-            save()
+            report()
         except SaveFailed as e:
             failure = e
         if not distributed.all_ok(failure is None, ddp, device):
             raise failure or SaveFailed("rank 0 could not save the run: see its message")
 
-    def evaluate_and_save(step: int) -> None:
+    def diverged(loss: float, what: str, at: int) -> TrainingDiverged:
+        return TrainingDiverged(f"the {what} loss became {loss:.4g} at step {at} (a uniform guess scores "
+                                f"{math.log(model_cfg.vocab_size):.2f}): the learning rate ({cfg.learning_rate:g}) "
+                                "is probably too high; the checkpoints before it are kept")
+
+    def evaluate(step: int) -> None:
         nonlocal best_val, best_step, eval_time
         te = time.perf_counter()
         losses = estimate_loss(model, data, model_cfg.block_size, cfg, device, dtype, ddp)
-        if not all(math.isfinite(v) for v in losses.values()):
-            raise TrainingDiverged(f"the loss became {losses['val']} at step {step}: the learning "
-                                   f"rate ({cfg.learning_rate}) is probably too high")
+        for split in ("val", "train"):
+            if not math.isfinite(losses[split]) or (step > start_step and losses[split] > bound):
+                raise diverged(losses[split], split, step)
+        if not all(torch.isfinite(p).all() for p in model.parameters()):
+            raise TrainingDiverged(f"the weights hold NaN or infinite values at step {step}: the learning rate "
+                                   f"({cfg.learning_rate:g}) is probably too high; the checkpoints before it are kept")
         best = losses["val"] < best_val
         point = {"step": step, "train_loss": losses["train"], "val_loss": losses["val"],
                  "lr": cfg.lr_at(step), "elapsed": round(time.perf_counter() - t0, 3)}
@@ -265,26 +235,22 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
         last.update(point)
         if best:
             best_val, best_step = losses["val"], step
-
-        def save() -> None:
-            run.save_meta(step=step, history=history, best_val_loss=None if best_step is None else best_val,
-                          best_step=best_step, train_loss=losses["train"], val_loss=losses["val"])
-            if best:
-                run.save(ck.BEST, model)
-            save_latest(step)
-            run.emit(EvalEvent(step, losses["train"], losses["val"], cfg.lr_at(step), point["elapsed"], best))
-        shared(save)
+        state = latest_state(step)  # a collective: every process takes part
+        shared(lambda: emit(EvalEvent(step, losses["train"], losses["val"], cfg.lr_at(step), point["elapsed"], best,
+                                      model=model, latest=state)))
         eval_time += time.perf_counter() - te
 
     rng = contextlib.ExitStack()  # dropout draws from torch's global RNG: seeded by the run, saved with
     rng.enter_context(torch.random.fork_rng(devices=_rng_devices(device)))  # it, the caller's left as it was
     torch.manual_seed(cfg.seed + 2 + 1000 * ddp.rank)
-    saved_torch_rng = _rank_state(state.state, "torch_rng", ddp) if resume else None
+    saved_torch_rng = _rank_state(start.saved, "torch_rng", ddp) if start.saved else None
     if saved_torch_rng is not None:
         _set_torch_rng(saved_torch_rng, device)
     try:
+        shared(lambda: emit(StartEvent(start_step, str(device), str(dtype).removeprefix("torch."),
+                                       sum(p.numel() for p in model.parameters()), ddp.world_size)))
         if start_step == 0:
-            evaluate_and_save(0)  # the loss at init: ~ln(vocab_size)
+            evaluate(0)  # the loss at init: ~ln(vocab_size)
         for step in range(start_step, cfg.max_iters):
             if distributed.any_true(stop is not None and stop.is_set(), ddp, device):  # all stop together
                 status, message = "stopped", f"stopped at step {step}"
@@ -305,35 +271,29 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
             done = step + 1
             if done % cfg.log_interval == 0 or done == cfg.max_iters:
                 mean = distributed.mean(window_loss / window_steps, ddp).item()  # one sync per log interval
-                if not math.isfinite(mean):
-                    raise TrainingDiverged(
-                        f"the training loss became {mean} at step {done}: the learning rate "
-                        f"({cfg.learning_rate}) is probably too high; the checkpoints before it are kept")
+                if not math.isfinite(mean) or mean > bound:
+                    raise diverged(mean, "training", done)
                 now = time.perf_counter()
                 tps = window_steps * tokens_per_step / max(1e-9, now - window_t - eval_time)
                 last.update(tokens_per_s=tps)
-                run.emit(StepEvent(done, mean, lr, tps, round(now - t0, 3)))
+                shared(lambda: emit(StepEvent(done, mean, lr, tps, round(now - t0, 3))))  # noqa: B023
                 window_t, window_loss, window_steps, eval_time = now, torch.zeros((), device=device), 0, 0.0
             if done % cfg.eval_interval == 0 or done == cfg.max_iters:
-                evaluate_and_save(done)
+                evaluate(done)
             step = done
         if status == "stopped" and step != last.get("step"):
-            shared(lambda: (run.save_meta(step=step), save_latest(step)))
+            state = latest_state(step)
+            shared(lambda: emit(EvalEvent(step, math.nan, math.nan, cfg.lr_at(step), round(time.perf_counter() - t0, 3),
+                                          False, kind="stop", model=model, latest=state)))
     except (TrainingDiverged, SaveFailed) as e:
-        status, message = "failed", str(e)
         with contextlib.suppress(SaveFailed):  # the disk may still refuse: the exception says it all
-            run.save_meta(status=status, message=message, pid=None)
-            run.emit(EndEvent(step, status, None if best_step is None else best_val, time.perf_counter() - t0,
-                              message))
+            emit(EndEvent(step, "failed", None if best_step is None else best_val, time.perf_counter() - t0, str(e)))
         raise
     finally:
         rng.close()
     elapsed = time.perf_counter() - t0
-    if run.dir is not None and best_step is not None:
-        run.meta["val_loss_full"] = _full_val_losses(run_dir, data, device)
-    run.save_meta(status=status, message=message, pid=None, tokens_per_s=last.get("tokens_per_s"))
-    run.emit(EndEvent(step, status, None if best_step is None else best_val, elapsed, message))
-    return TrainResult(run_dir, status, step, None if best_step is None else best_val, best_step,
+    emit(EndEvent(step, status, None if best_step is None else best_val, elapsed, message))
+    return TrainResult(status, step, None if best_step is None else best_val, best_step,
                        last.get("train_loss"), last.get("val_loss"), last.get("tokens_per_s"), elapsed, history,
                        model)
 
@@ -363,28 +323,3 @@ def _set_torch_rng(state: torch.Tensor, device: torch.device) -> None:
         torch.set_rng_state(state)
 
 
-def _full_val_losses(run_dir: Path, data: TrainingData, device: torch.device) -> dict[str, float]:
-    """The best weights' loss on each training speaker's whole val split (deterministic)."""
-    from core.evaluate import sequence_loss
-
-    best = ck.build_from(ck.read_checkpoint(run_dir / ck.BEST), device)
-    return {s.speaker.name: sequence_loss(best, s.val) for s in data.speakers}
-
-
-def _pid() -> int:
-    import os
-    return os.getpid()
-
-
-def resume(run_dir: Path, *, max_iters: int | None = None, callbacks: Iterable[Callback] = (),
-           stop: threading.Event | None = None, device: str | None = None) -> TrainResult:
-    """Continue a saved run from its latest checkpoint, on the same speakers and vocabulary."""
-    run_dir = Path(run_dir)
-    state = ck.read_checkpoint(run_dir / ck.LATEST)
-    meta = ck.read_json(run_dir / ck.META)
-    cfg = TrainConfig.from_dict(meta["train"])
-    overrides = {k: v for k, v in (("max_iters", max_iters), ("device", device)) if v is not None}
-    if overrides:
-        cfg = TrainConfig.from_dict({**cfg.to_dict(), **overrides})
-    data = prepare(meta["speakers"], clean=meta.get("clean", True), tokenizer=state.tokenizer)
-    return train(data, state.model_config, cfg, run_dir, callbacks=callbacks, stop=stop, resume=True)

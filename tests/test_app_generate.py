@@ -11,8 +11,8 @@ from helpers import BIDEN, OBAMA, TRUMP, one_thread, speaker_data, tiny_gpt, tin
 
 from core import checkpoints as ck
 from core.config import preset
+from core.runs import train
 from core.sampling import sample_text
-from core.train import train
 
 RESULT = "generate_result"
 NAMES = {OBAMA: "obama-tiny", TRUMP: "trump-tiny", BIDEN: "biden-tiny"}

@@ -3,7 +3,7 @@ from apptest_helpers import open_page
 
 from core.config import TrainConfig, preset
 from core.dataset import prepare
-from core.train import train
+from core.runs import train
 
 
 def test_home_links_every_step_and_shows_no_models(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ import pytest
 from apptest_helpers import decode, figures, heatmaps, open_page, page_text
 from helpers import wait_until
 
-from core import checkpoints as ck
+from core import record as rec
 from core import runs
 from core.device import describe, pick_device
 
@@ -113,7 +113,7 @@ def test_start_trains_for_real_once_and_the_page_shows_the_finished_run(root):
     assert {f"{name} · train (raw)", f"{name} · train", f"{name} · val"} <= set(traces)
     assert list(decode(traces[f"{name} · val"]["x"])) == [0, 20, 40, 60]
     assert len(decode(traces[f"{name} · train"]["y"])) == 6  # one point per 10 steps
-    vocab = done.meta["model"]["vocab_size"]
+    vocab = done.model.vocab_size
     ln_v = next(t for n, t in traces.items() if n.startswith("ln V"))
     assert decode(ln_v["y"])[0] == pytest.approx(math.log(vocab))
     assert any(n.startswith("count bigram · Obama") for n in traces)
@@ -132,7 +132,7 @@ def test_stop_keeps_the_checkpoint_and_resume_continues(root):
     run_dir, = run_dirs(root)
     # wait until the trainer runs its loop (its SIGTERM handler is in place by then)
     assert wait_until(lambda: runs.status(run_dir).status == "running"
-                      and any(e["kind"] == "step" for e in ck.read_metrics(run_dir)))
+                      and any(e["kind"] == "step" for e in rec.read_metrics(run_dir)))
     pid = runs.status(run_dir).pid  # the trainer takes only CPU time the app does not want
     assert os.sched_getscheduler(pid) == os.SCHED_IDLE
 
@@ -153,7 +153,7 @@ def test_stop_keeps_the_checkpoint_and_resume_continues(root):
     assert any("Stopping" in i.value for i in at.info), page_text(at)
     stopped = runs.wait(run_dir, timeout=180)
     assert stopped.status == "stopped", stopped.message
-    assert (run_dir / ck.LATEST).exists()
+    assert (run_dir / rec.LATEST).exists()
     assert 0 < stopped.step < 5000
 
     at.run()
@@ -163,7 +163,7 @@ def test_stop_keeps_the_checkpoint_and_resume_continues(root):
     assert any("Resumed" in s.value for s in at.success), page_text(at)
     assert runs.status(run_dir).active
     assert wait_until(lambda: any(e["kind"] == "step" and e["step"] > stopped.step
-                                  for e in ck.read_metrics(run_dir)))  # it trains on from there
+                                  for e in rec.read_metrics(run_dir)))  # it trains on from there
     runs.stop(run_dir)
     again = runs.wait(run_dir, timeout=180)
     assert again.status == "stopped" and again.step > stopped.step

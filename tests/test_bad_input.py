@@ -15,14 +15,16 @@ from apptest_helpers import open_page, page_text
 from helpers import OBAMA, ROOT, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 
 from core import checkpoints as ck
+from core import record as rec
 from core import runs
 from core.attention_view import context_window
 from core.config import ConfigError
 from core.corpus import MAX_TEXT_BYTES, SpeakerError, add_user_text, load_speaker
+from core.errors import TrainingDiverged
 from core.models import build_model
+from core.runs import train
 from core.sampling import sample_text
 from core.tokenizer import CharTokenizer, UnknownCharError, parse_ids
-from core.train import TrainingDiverged, train
 
 SKIP = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "test-results"}
 GOOD_TEXT = ("We the people of the United States, in order to form a more perfect union, establish justice, "
@@ -55,15 +57,15 @@ def places(tmp_path_factory):
         mp.setenv("PODIUM_CHECKPOINTS", str(root))
         d = speaker_data(OBAMA)
         train(d, tiny_gpt(d.tokenizer.vocab_size), tiny_train(max_iters=4, eval_interval=4), root / "small-run")
-        good = (root / "small-run" / ck.BEST).read_bytes()
+        good = (root / "small-run" / rec.BEST).read_bytes()
         (root / "truncated.pt").write_bytes(good[: len(good) // 2])
         torch.save({"weights": torch.zeros(3)}, root / "not-ours.pt")
-        payload = torch.load(root / "small-run" / ck.BEST, weights_only=True)  # its meta, another model's weights
+        payload = torch.load(root / "small-run" / rec.BEST, weights_only=True)  # its meta, another model's weights
         payload["model"] = build_model(tiny_gpt(d.tokenizer.vocab_size, n_embd=16)).state_dict()
         torch.save(payload, root / "other-config.pt")
         (root / "pickle.pt").write_bytes(pickle.dumps(Payload(root / "PWNED"), protocol=2))
         yield {"data": data, "root": root, "tok": d.tokenizer,
-               "model": ck.load_model(root / "small-run" / ck.BEST).model}
+               "model": ck.load_model(root / "small-run" / rec.BEST).model}
 
 
 class Payload:
@@ -115,9 +117,9 @@ CORE_CASES = {
     "a GPU that is not there": (lambda p: runs.validate(request(device="cuda")), ConfigError, "no CUDA"),
     "unknown speaker": (lambda p: load_speaker("Barak Obama"), SpeakerError, "Did you mean 'Barack Obama'"),
     "no speaker": (lambda p: runs.validate(request(speakers=())), ConfigError, "at least one speaker"),
-    "run name with a path separator": (lambda p: ck.validate_run_name("runs/../../x"), ck.CheckpointError,
+    "run name with a path separator": (lambda p: rec.validate_run_name("runs/../../x"), ck.CheckpointError,
                                        "no path separators"),
-    "run name with ..": (lambda p: ck.validate_run_name("a..b"), ck.CheckpointError, "'..'"),
+    "run name with ..": (lambda p: rec.validate_run_name("a..b"), ck.CheckpointError, "'..'"),
     "learning rate so high the loss turns NaN": (
         lambda p: train(speaker_data(OBAMA), tiny_gpt(speaker_data(OBAMA).tokenizer.vocab_size),
                         tiny_train(learning_rate=1e6, min_lr=0, max_iters=30, eval_interval=10), p["root"] / "nan"),
@@ -127,7 +129,7 @@ CORE_CASES = {
     "checkpoint not ours": (lambda p: ck.load_model(p["root"] / "not-ours.pt"), ck.CheckpointError,
                             "not a Podium checkpoint"),
     "checkpoint from another vocabulary": (
-        lambda p: ck.load_model(p["root"] / "small-run" / ck.BEST, expect_vocab=CharTokenizer("abc")),
+        lambda p: ck.load_model(p["root"] / "small-run" / rec.BEST, expect_vocab=CharTokenizer("abc")),
         ck.CheckpointError, "vocabulary"),
     "checkpoint from another config": (lambda p: ck.load_model(p["root"] / "other-config.pt"), ck.CheckpointError,
                                        "do not match"),
@@ -170,11 +172,11 @@ def test_refusals_left_the_data_and_runs_as_they_were(places):
     the pickle never ran, an empty prompt starts from a newline instead of failing."""
     assert sorted(p.name for p in places["data"].iterdir()) == ["Short Speaker.txt"]
     assert not (places["root"] / "PWNED").exists()
-    assert ck.load_model(places["root"] / "small-run" / ck.BEST).model is not None
+    assert ck.load_model(places["root"] / "small-run" / rec.BEST).model is not None
     assert len(sample_text(places["model"], places["tok"], "", 5, seed=0)) == 5
     nan = places["root"] / "nan"
     if nan.exists():  # the diverged run said why, and kept what it saved before
-        assert "too high" in ck.read_json(nan / ck.META)["message"]
+        assert "too high" in rec.read_json(nan / rec.META)["message"]
 
 
 # --- the same through the pages --------------------------------------------------------------------

@@ -16,6 +16,7 @@ from browser_helpers import RESULTS, describe, open_attention, slider_latency, w
 from conftest import ROOT, start_server
 
 from core import checkpoints as ck
+from core import record as rec
 from core import runs
 
 pytestmark = pytest.mark.browser
@@ -25,7 +26,7 @@ SMALL = [("layers (n_layer)", 1), ("width (n_embd)", 32), ("heads (n_head)", 2),
 
 
 def run_name(speaker: str) -> str:
-    return f"{ck.slug(speaker + '-gpt-tiny')}-custom"
+    return f"{rec.slug(speaker + '-gpt-tiny')}-custom"
 
 
 def stop_all(root) -> None:

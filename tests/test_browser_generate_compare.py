@@ -13,7 +13,7 @@ from conftest import ROOT, start_server
 from helpers import BIDEN, OBAMA, TRUMP, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from core.train import train
+from core.runs import train
 
 pytestmark = pytest.mark.browser
 RESULTS = ROOT / "test-results"

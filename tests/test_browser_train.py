@@ -11,7 +11,7 @@ import pytest
 from browser_helpers import RESULTS, describe, open_attention, slider_latency, wait_idle
 from conftest import start_server
 
-from core import checkpoints as ck
+from core import record as rec
 from core import runs
 
 pytestmark = pytest.mark.browser
@@ -80,7 +80,7 @@ def test_live_training_stop_resume_and_attention_latency(page, server):
 
     page.locator(".st-key-train_stop button").click()
     page.wait_for_function("() => document.body.innerText.includes('Status: stopped')", timeout=90_000)
-    assert (root / RUN / ck.LATEST).exists()
+    assert (root / RUN / rec.LATEST).exists()
     stopped = runs.status(root / RUN)
     assert stopped.status == "stopped" and stopped.step < 20000
     assert page.locator(f"[data-testid=stProgress]:has-text('{RUN}')").count() == 0

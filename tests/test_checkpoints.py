@@ -13,21 +13,23 @@ import torch
 from helpers import OBAMA, one_thread, speaker_data, spread_weights, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 
 from core import checkpoints as ck
-from core.config import ModelConfig
+from core import record as rec
+from core.config import ModelConfig, TrainConfig
 from core.models import build_model
+from core.runs import train
 from core.tokenizer import CharTokenizer
-from core.train import train
 
 IDS = torch.tensor([[5, 17, 3, 40, 2, 9, 9, 60, 1, 0, 33, 12]])
 
 
 def save_run(root: Path, name: str, model, tok: CharTokenizer) -> Path:
     """A run folder written through the checkpoint API, as the trainer does."""
-    meta = {"name": name, "model": model.config.to_dict(), "vocab": tok.to_json(), "speakers": [OBAMA]}
+    record = rec.RunRecord(name=name, speakers=[OBAMA], model=model.config, train=TrainConfig(), vocab=tok.to_json(),
+                           status="finished")
     run = root / name
-    ck.save_checkpoint(run / ck.BEST, model, meta)
-    ck.save_checkpoint(run / ck.LATEST, model, meta, step=0)
-    ck.write_json(run / ck.META, meta)
+    ck.save_checkpoint(run / rec.BEST, model, record)
+    ck.save_checkpoint(run / rec.LATEST, model, record, step=0)
+    record.save(run)
     return run
 
 
@@ -57,13 +59,13 @@ def test_round_trip_gives_identical_logits(tok, tmp_path, model_type):
         model_type="bigram", vocab_size=tok.vocab_size, block_size=8)
     model = spread_weights(build_model(cfg), std=0.2, seed=3)
     save_run(tmp_path, "rt", model, tok)
-    for ref in ("rt", tmp_path / "rt", tmp_path / "rt" / ck.BEST):
+    for ref in ("rt", tmp_path / "rt", tmp_path / "rt" / rec.BEST):
         loaded = ck.load_model(ref, root=tmp_path)
         assert loaded.tokenizer == tok and loaded.config == cfg and not loaded.model.training
         ids = IDS[:, :cfg.block_size]
         assert torch.equal(loaded.model(ids)[0], model(ids)[0])
-        assert loaded.path == tmp_path / "rt" / ck.BEST
-    assert ck.load_model("rt", which="latest", root=tmp_path).path.name == ck.LATEST
+        assert loaded.path == tmp_path / "rt" / rec.BEST
+    assert ck.load_model("rt", which="latest", root=tmp_path).path.name == rec.LATEST
     assert not [n for n in os.listdir(tmp_path / "rt") if n.endswith(".tmp")]
 
 
@@ -71,13 +73,13 @@ def test_a_trained_run_loads_with_its_best_weights(tok, tmp_path):
     data = speaker_data(OBAMA)
     train(data, tiny_gpt(tok.vocab_size), tiny_train(max_iters=10, eval_interval=5), tmp_path / "t")
     loaded = ck.load_model("t", root=tmp_path, expect_vocab=tok)
-    assert loaded.meta["best_step"] in (0, 5, 10) and loaded.meta["speakers"] == [OBAMA]
-    assert [r.name for r in ck.list_runs(tmp_path)] == ["t"]
-    assert ck.list_runs(tmp_path)[0].status == "finished"
+    assert loaded.record.best_step in (0, 5, 10) and loaded.record.speakers == [OBAMA]
+    assert [r.name for r in rec.list_runs(tmp_path)] == ["t"]
+    assert rec.list_runs(tmp_path)[0].status == "finished"
 
 
 def refuse(path_or_ref, match: str, **kw):
-    with pytest.raises(ck.CheckpointError, match=match) as e:
+    with pytest.raises(rec.RecordError, match=match) as e:
         ck.load_model(path_or_ref, **kw)
     return str(e.value)
 
@@ -91,12 +93,12 @@ def test_refuses_a_torch_file_that_is_not_a_podium_checkpoint(tmp_path):
 
 def test_refuses_a_truncated_or_garbage_file(gpt_run, tmp_path):
     run = fresh_copy(gpt_run[1], tmp_path)
-    data = (run / ck.BEST).read_bytes()
-    (run / ck.BEST).write_bytes(data[: len(data) // 2])
+    data = (run / rec.BEST).read_bytes()
+    (run / rec.BEST).write_bytes(data[: len(data) // 2])
     refuse(run.name, "truncated or corrupt", root=tmp_path)
-    (run / ck.BEST).write_bytes(b"")
+    (run / rec.BEST).write_bytes(b"")
     refuse(run.name, "not a readable checkpoint", root=tmp_path)
-    (run / ck.BEST).write_bytes(b"this is not a zip archive at all")
+    (run / rec.BEST).write_bytes(b"this is not a zip archive at all")
     refuse(run.name, "not a readable checkpoint", root=tmp_path)
 
 
@@ -106,13 +108,13 @@ def test_refuses_short_garbage_files_with_a_checkpoint_error(tmp_path, garbage):
     """The unpickler fails on garbage in many ways (EOFError with no message, IndexError,
     struct.error ...): every one must come out as a CheckpointError, never a crash."""
     (tmp_path / "junk.pt").write_bytes(garbage)
-    with pytest.raises(ck.CheckpointError) as e:
+    with pytest.raises(rec.RecordError) as e:
         ck.read_checkpoint(tmp_path / "junk.pt")
     assert "junk.pt" in str(e.value) and str(e.value).strip()[-1] != ":"
 
 
 def test_a_corrupted_checkpoint_loads_or_is_refused_never_crashes(gpt_run, tmp_path):
-    data = bytearray((gpt_run[1] / ck.BEST).read_bytes())
+    data = bytearray((gpt_run[1] / rec.BEST).read_bytes())
     rng = torch.Generator().manual_seed(0)
     refused = 0
     for i in range(40):
@@ -122,9 +124,9 @@ def test_a_corrupted_checkpoint_loads_or_is_refused_never_crashes(gpt_run, tmp_p
             bad[w] = int(torch.randint(256, (1,), generator=rng))
         if i % 4 == 0:
             bad = bad[: int(where[0])]
-        (tmp_path / ck.BEST).write_bytes(bytes(bad))
+        (tmp_path / rec.BEST).write_bytes(bytes(bad))
         try:
-            ck.load_model(tmp_path / ck.BEST)
+            ck.load_model(tmp_path / rec.BEST)
         except ck.CheckpointError:
             refused += 1
     assert refused >= 10
@@ -142,16 +144,16 @@ class _Payload:
 
 def test_a_pickle_payload_is_refused_and_never_runs(gpt_run, tmp_path):
     run = fresh_copy(gpt_run[1], tmp_path)
-    good = torch.load(run / ck.BEST, weights_only=True)
+    good = torch.load(run / rec.BEST, weights_only=True)
     marker = tmp_path / "PWNED"
-    torch.save({**good, "extra": _Payload(marker)}, run / ck.BEST)  # otherwise a valid checkpoint
+    torch.save({**good, "extra": _Payload(marker)}, run / rec.BEST)  # otherwise a valid checkpoint
     msg = refuse(run.name, "refused", root=tmp_path)
     assert "run code" in msg
-    with pytest.raises(ck.CheckpointError):
-        ck.read_checkpoint(run / ck.BEST)
+    with pytest.raises(rec.RecordError):
+        ck.read_checkpoint(run / rec.BEST)
     assert not marker.exists(), "loading the checkpoint ran the pickled code"
     # the payload is live: an unsafe load would have created the marker
-    torch.load(run / ck.BEST, weights_only=False)
+    torch.load(run / rec.BEST, weights_only=False)
     assert marker.exists()
 
 
@@ -173,11 +175,11 @@ def rewrite_payload(path: Path, edit) -> None:
 
 def test_refuses_weights_that_do_not_match_the_config(gpt_run, tmp_path):
     run = fresh_copy(gpt_run[1], tmp_path)
-    rewrite_payload(run / ck.BEST, lambda meta, _: meta["model"].update(n_embd=64))
+    rewrite_payload(run / rec.BEST, lambda meta, _: meta["model"].update(n_embd=64))
     msg = refuse(run.name, "do not match the model config", root=tmp_path)
-    assert "size mismatch" in msg or "shape" in msg
+    assert "the config says" in msg
     run2 = fresh_copy(gpt_run[1], tmp_path / "b")
-    rewrite_payload(run2 / ck.BEST, lambda meta, p: p["model"].pop("lm_head.bias"))
+    rewrite_payload(run2 / rec.BEST, lambda meta, p: p["model"].pop("lm_head.bias"))
     refuse(run2.name, "do not match", root=tmp_path / "b")
 
 
@@ -189,7 +191,7 @@ def test_refuses_weights_that_do_not_match_the_config(gpt_run, tmp_path):
 ])
 def test_refuses_unusable_metadata(gpt_run, tmp_path, edit, match):
     run = fresh_copy(gpt_run[1], tmp_path)
-    rewrite_payload(run / ck.BEST, edit)
+    rewrite_payload(run / rec.BEST, edit)
     refuse(run.name, match, root=tmp_path)
 
 
@@ -197,7 +199,7 @@ def test_unknown_runs_are_refused(gpt_run, tmp_path):
     root = gpt_run[0]
     msg = refuse("no-such-run", "no run", root=root)
     assert "tiny-gpt" in msg  # the message lists the known runs
-    refuse(tmp_path / "missing" / ck.BEST, "no run", root=root)
+    refuse(tmp_path / "missing" / rec.BEST, "no run", root=root)
     (tmp_path / "empty").mkdir()
     refuse(tmp_path / "empty", "no run", root=root)
     refuse("../tiny-gpt", "invalid run name|no run", root=root / "sub")
@@ -206,41 +208,41 @@ def test_unknown_runs_are_refused(gpt_run, tmp_path):
 @pytest.mark.parametrize("bad", ["../x", "a/b", "", "..", ".hidden", "a\\b", "x" * 81, "a b", "-lead", "a..b",
                                  None])
 def test_validate_run_name_refuses_paths_and_odd_names(bad):
-    with pytest.raises(ck.CheckpointError, match="invalid run name"):
-        ck.validate_run_name(bad)
+    with pytest.raises(rec.RecordError, match="invalid run name"):
+        rec.validate_run_name(bad)
 
 
 @pytest.mark.parametrize("good", ["barack-obama-gpt-tiny", "run_1", "A.b-c", "x" * 80])
 def test_validate_run_name_accepts_plain_names(good):
-    assert ck.validate_run_name(good) == good
+    assert rec.validate_run_name(good) == good
 
 
 def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
     path = tmp_path / "meta.json"
-    ck.write_json(path, {"a": 1})
+    rec.write_json(path, {"a": 1})
 
     def boom(f):
         f.write(b'{"half": ')
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        ck._atomic_write(path, boom)
-    assert ck.read_json(path) == {"a": 1}
+        rec.atomic_write(path, boom)
+    assert rec.read_json(path) == {"a": 1}
     assert os.listdir(tmp_path) == ["meta.json"], "the temp file is removed"
 
 
 def test_metrics_log_skips_a_torn_last_line(tmp_path):
-    ck.append_metrics(tmp_path, {"kind": "step", "step": 1})
-    ck.append_metrics(tmp_path, {"kind": "step", "step": 2})
-    with open(tmp_path / ck.METRICS, "a", encoding="utf-8") as f:
-        f.write('{"kind": "st')
-    assert [e["step"] for e in ck.read_metrics(tmp_path)] == [1, 2]
-    assert ck.read_metrics(tmp_path / "nowhere") == []
+    rec.append_metrics(tmp_path, {"kind": "step", "step": 1, "train_loss": 4.0})
+    rec.append_metrics(tmp_path, {"kind": "step", "step": 2, "train_loss": 3.0})
+    with open(tmp_path / rec.METRICS, "a", encoding="utf-8") as f:  # lines that are JSON but not events, then a torn one
+        f.write('[1, 2]\nnull\n{"kind": "step"}\n{"kind": "step", "step": "abc", "train_loss": 1}\n"x"\n{"kind": "st')
+    assert [e["step"] for e in rec.read_metrics(tmp_path)] == [1, 2]
+    assert rec.read_metrics(tmp_path / "nowhere") == []
 
 
 def test_unreadable_meta_json_is_a_checkpoint_error(tmp_path):
-    (tmp_path / ck.META).write_text("{not json")
-    with pytest.raises(ck.CheckpointError, match="not readable"):
-        ck.read_json(tmp_path / ck.META)
-    with pytest.raises(ck.CheckpointError, match="does not exist"):
-        ck.read_json(tmp_path / "nope.json")
+    (tmp_path / rec.META).write_text("{not json")
+    with pytest.raises(rec.RecordError, match="not readable"):
+        rec.read_json(tmp_path / rec.META)
+    with pytest.raises(rec.RecordError, match="does not exist"):
+        rec.read_json(tmp_path / "nope.json")

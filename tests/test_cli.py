@@ -19,6 +19,7 @@ import pytest
 from helpers import BIDEN, OBAMA, ROOT, TRUMP
 
 from core import checkpoints as ck
+from core import record as rec
 from core.cli import main
 from core.sampling import sample_text
 
@@ -86,7 +87,7 @@ def cli(tmp_path_factory):
             if name not in NEEDS_RUN:
                 ran[name] = pool.submit(run_cli, *sub(args))
         ran["train"].result()
-        if (out / "cli-run" / ck.META).exists():
+        if (out / "cli-run" / rec.META).exists():
             shutil.copytree(out / "cli-run", out2 / "cli-run")
         ran["resume"] = pool.submit(run_cli, "train", "--resume", "cli-run", "--max-iters", "30", "--out", str(out2),
                                     "--json")
@@ -108,9 +109,9 @@ def test_train_prints_a_json_summary(cli):
     assert s["run"] == "cli-run" and s["status"] == "finished" and s["step"] == 20
     assert isinstance(s["best_val_loss"], float) and math.isfinite(s["best_val_loss"])
     assert s["best_step"] in (0, 10, 20) and s["path"] == str(out / "cli-run")
-    for name in (ck.BEST, ck.LATEST, ck.META, ck.METRICS):
+    for name in (rec.BEST, rec.LATEST, rec.META, rec.METRICS):
         assert (out / "cli-run" / name).is_file()
-    meta = json.loads((out / "cli-run" / ck.META).read_text())
+    meta = json.loads((out / "cli-run" / rec.META).read_text())
     assert meta["model"]["n_layer"] == 1 and meta["model"]["n_embd"] == 32 and meta["model"]["block_size"] == 16
     assert meta["train"]["max_iters"] == 20 and meta["speakers"] == [OBAMA]
     assert ran["train"].stderr == "", "--json keeps stderr quiet"
@@ -146,9 +147,9 @@ def test_resume_continues_to_the_new_max_iters(cli):
     s = ran["resume"].json()
     assert s["run"] == "cli-run" and s["status"] == "finished" and s["step"] == 30
     assert math.isfinite(s["best_val_loss"])
-    steps = [e["step"] for e in ck.read_metrics(out2 / "cli-run") if e["kind"] == "eval"]
+    steps = [e["step"] for e in rec.read_metrics(out2 / "cli-run") if e["kind"] == "eval"]
     assert steps == [0, 10, 20, 30]
-    assert ck.read_checkpoint(out2 / "cli-run" / ck.LATEST).state["step"] == 30
+    assert ck.read_checkpoint(out2 / "cli-run" / rec.LATEST).state["step"] == 30
 
 
 @pytest.mark.parametrize("case", list(ERRORS))

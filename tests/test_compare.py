@@ -11,12 +11,13 @@ import torch
 from helpers import OBAMA, TRUMP, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 
 from core import checkpoints as ck
+from core import record as rec
 from core.compare import excerpt, loss_matrix, side_by_side, speaker_runs, top_chars, who_said_it
 from core.evaluate import evaluate_run, per_char_loss, sequence_loss
 from core.models import build_model
+from core.runs import train
 from core.sampling import sample_text
 from core.tokenizer import UnknownCharError
-from core.train import train
 
 SPEAKERS = [OBAMA, TRUMP]
 NAMES = {OBAMA: "obama-tiny", TRUMP: "trump-tiny"}
@@ -47,7 +48,7 @@ def test_loss_matrix_is_evaluate_run_for_every_pair(root, models):
             assert m.values[i][j] == pytest.approx(expected, rel=1e-9, abs=1e-9)
     # ... and the diagonal is what training recorded for the whole val split of its own speaker
     for i, s in enumerate(SPEAKERS):
-        recorded = ck.read_json(root / NAMES[s] / ck.META)["val_loss_full"][s]
+        recorded = rec.read_json(root / NAMES[s] / rec.META)["val_loss_full"][s]
         assert m.values[i][i] == pytest.approx(recorded, abs=1e-5)
         assert m.values[i][i] == pytest.approx(sequence_loss(models[s].model, speaker_data(s).val), abs=1e-9)
 

@@ -13,6 +13,7 @@ import torch
 from helpers import OBAMA, ROOT
 
 from core import checkpoints as ck
+from core import record as rec
 
 SMALL = ["--speaker", OBAMA, "--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--block-size", "32",
          "--eval-iters", "4", "--seed", "3", "--json"]
@@ -44,22 +45,22 @@ def ddp_run(tmp_path_factory):
 def test_two_processes_train_and_rank_0_writes_the_run(ddp_run):
     out, s = ddp_run
     assert s["status"] == "finished" and s["step"] == 30
-    meta = ck.read_json(out / "two" / ck.META)
+    meta = rec.read_json(out / "two" / rec.META)
     assert meta["world_size"] == 2 and meta["global_batch_size"] == 16
-    assert {p.name for p in (out / "two").iterdir()} >= {ck.META, ck.BEST, ck.LATEST, ck.METRICS}
-    steps = [e["step"] for e in ck.read_metrics(out / "two") if e["kind"] == "step"]
+    assert {p.name for p in (out / "two").iterdir()} >= {rec.META, rec.BEST, rec.LATEST, rec.METRICS}
+    steps = [e["step"] for e in rec.read_metrics(out / "two") if e["kind"] == "step"]
     assert steps == sorted(set(steps)) and steps[-1] == 30  # one writer: no step logged twice
     assert ck.load_model(out / "two").model is not None  # the app reads it like any other run
 
 
 def test_the_saved_checkpoint_holds_the_parameters_every_rank_ends_with(ddp_run):
     out, _ = ddp_run
-    saved = ck.read_checkpoint(out / "two" / ck.LATEST).state["model"]
+    saved = ck.read_checkpoint(out / "two" / rec.LATEST).state["model"]
     ranks = [torch.load(out / "dump" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     for name, value in saved.items():
         assert torch.equal(ranks[0][name], value), name
         assert torch.equal(ranks[1][name], value), name  # gradients were averaged: the ranks agree
-    latest = ck.read_checkpoint(out / "two" / ck.LATEST).state
+    latest = ck.read_checkpoint(out / "two" / rec.LATEST).state
     assert len(latest["rng_ranks"]) == 2 and not torch.equal(*latest["rng_ranks"])  # their own batches
 
 
@@ -67,16 +68,16 @@ def test_resume_goes_on_from_the_saved_step(ddp_run):
     out, _ = ddp_run
     s = summary(torchrun(2, "--resume", "two", "--max-iters", "40", "--out", str(out), "--json"))
     assert s["status"] == "finished" and s["step"] == 40
-    steps = [e["step"] for e in ck.read_metrics(out / "two") if e["kind"] == "step"]
+    steps = [e["step"] for e in rec.read_metrics(out / "two") if e["kind"] == "step"]
     assert steps == [10, 20, 30, 40]  # 31..40 after the saved 30, nothing done twice
-    assert [h["step"] for h in ck.read_json(out / "two" / ck.META)["history"]] == [0, 10, 20, 30, 40]
+    assert [h["step"] for h in rec.read_json(out / "two" / rec.META)["history"]] == [0, 10, 20, 30, 40]
 
 
 def test_two_processes_and_one_with_the_same_global_batch_reach_comparable_loss(ddp_run, tmp_path):
     out, two = ddp_run
     one = summary(torchrun(1, *SMALL, "--batch-size", "16", "--max-iters", "30", "--eval-interval", "10",
                            "--out", str(tmp_path), "--name", "one"))
-    start = ck.read_json(out / "two" / ck.META)["history"][0]["val_loss"]
+    start = rec.read_json(out / "two" / rec.META)["history"][0]["val_loss"]
     assert one["val_loss"] < start - 0.5 and two["val_loss"] < start - 0.5  # both learned
     assert abs(two["val_loss"] - one["val_loss"]) < 0.15, (two["val_loss"], one["val_loss"])
 

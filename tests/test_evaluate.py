@@ -11,10 +11,11 @@ from helpers import OBAMA, TRUMP, one_thread, speaker_data, spread_weights, tiny
 from torch.nn import functional as F
 
 from core import checkpoints as ck
+from core import record as rec
 from core.config import ModelConfig, preset
 from core.evaluate import count_bigram_loss, evaluate_run, per_char_loss, sequence_loss
 from core.models import build_model
-from core.train import train
+from core.runs import train
 
 
 def counted_bigram_loss(train_ids: list[int], val_ids: list[int], vocab: int, alpha: float) -> float:
@@ -128,7 +129,7 @@ def test_evaluate_run_scores_any_speaker(bigram_run):
     assert res["val_loss"] == pytest.approx(sequence_loss(loaded.model, trump_val), abs=1e-9)
     assert res["val_chars"] == len(trump_val) and res["speaker"] == TRUMP and res["run"] == "obama-bigram"
     assert res["bits_per_char"] == pytest.approx(res["val_loss"] / math.log(2))
-    assert res["trained_on"] == [OBAMA] and res["step"] == loaded.meta["best_step"]
+    assert res["trained_on"] == [OBAMA] and res["step"] == loaded.record.best_step
     own = evaluate_run(root / "obama-bigram", OBAMA, root=root)["val_loss"]
     assert own < math.log(speaker_data(OBAMA).tokenizer.vocab_size) - 1.5
 
@@ -137,7 +138,7 @@ def test_evaluate_run_refuses_unknown_runs_and_speakers(bigram_run, tmp_path):
     from core.corpus import SpeakerError
 
     root, _ = bigram_run
-    with pytest.raises(ck.CheckpointError):
+    with pytest.raises(rec.RecordError):
         evaluate_run("nope", OBAMA, root=root)
     with pytest.raises(SpeakerError):
         evaluate_run("obama-bigram", "Nobody Atall", root=root)

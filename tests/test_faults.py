@@ -19,11 +19,13 @@ import torch
 from helpers import OBAMA, ROOT, one_thread, speaker_data, tiny_gpt, tiny_train, wait_until  # noqa: F401
 
 from core import checkpoints as ck
+from core import record as rec
 from core import runs
 from core.cli import main
 from core.config import ConfigError
 from core.corpus import MAX_TEXT_BYTES
-from core.train import SaveFailed, train
+from core.errors import SaveFailed
+from core.runs import train
 
 SMALL = {"n_layer": 1, "n_embd": 32, "n_head": 2, "block_size": 16, "batch_size": 8, "eval_interval": 10,
          "max_iters": 100_000}
@@ -31,7 +33,7 @@ SMALL = {"n_layer": 1, "n_embd": 32, "n_head": 2, "block_size": 16, "batch_size"
 
 def saved_step(run_dir) -> int:
     try:
-        return int(ck.read_checkpoint(run_dir / ck.LATEST).state["step"])
+        return int(ck.read_checkpoint(run_dir / rec.LATEST).state["step"])
     except (ck.CheckpointError, OSError):
         return -1
 
@@ -51,7 +53,7 @@ def test_a_run_killed_with_sigkill_resumes_from_its_latest_checkpoint(tmp_path):
         runs.resume(run_dir, max_iters=step + 20)
         done = runs.wait(run_dir, timeout=120)
         assert done.status == "finished" and done.step == step + 20, done
-        steps = [e["step"] for e in ck.read_metrics(run_dir) if e["kind"] == "step"]
+        steps = [e["step"] for e in rec.read_metrics(run_dir) if e["kind"] == "step"]
         assert max(steps) == step + 20 and [x for x in steps if x > step]  # it went on from the saved step
         assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")]  # no stray temp file left
     finally:
@@ -67,7 +69,7 @@ from core import checkpoints as ck
 from core.models import build_model
 from core.config import ModelConfig
 model = build_model(ModelConfig("gpt", 80, 64, 4, 4, 128), seed=0)   # ~3 MB a checkpoint
-meta = {"format": ck.FORMAT, "version": ck.VERSION, "model": model.config.to_dict(), "vocab": {"chars": "x"}}
+meta = {"format": rec.FORMAT, "version": rec.VERSION, "model": model.config.to_dict(), "vocab": {"chars": "x"}}
 print("ready", flush=True)
 i = 0
 while True:
@@ -93,7 +95,7 @@ def test_sigkill_while_writing_checkpoints_never_leaves_a_half_written_file(tmp_
         proc.wait()
         if target.exists():
             payload = torch.load(target, weights_only=True)  # whole: it loads
-            assert payload["format"] == ck.FORMAT
+            assert payload["format"] == rec.FORMAT
             steps.append(payload["step"])
             assert float(payload["model"]["lm_head.bias"][0]) == payload["step"]
     assert steps, "the writer never finished a single checkpoint"
@@ -113,16 +115,16 @@ def test_a_save_that_fails_stops_the_run_with_a_message_and_keeps_the_previous_c
     run_dir = tmp_path / "full"
     with pytest.raises(SaveFailed, match="No space left on device.*saved before are kept") as e:
         train(data, cfg, tiny_train(max_iters=20, eval_interval=5), run_dir)
-    meta = ck.read_json(run_dir / ck.META)
+    meta = rec.read_json(run_dir / rec.META)
     assert meta["status"] == "failed" and "No space left" in meta["message"]
-    assert ck.read_checkpoint(run_dir / ck.LATEST).state["step"] == 0  # the one saved before, whole
+    assert ck.read_checkpoint(run_dir / rec.LATEST).state["step"] == 0  # the one saved before, whole
     assert ck.load_model(run_dir).model is not None
     assert "could not write" in str(e.value)
 
 
 def test_a_permission_error_on_the_metadata_is_a_message_too(tmp_path, monkeypatch):
     data = speaker_data(OBAMA)
-    real, calls = ck.write_json, []
+    real, calls = rec.write_json, []
 
     def read_only(path, obj):
         calls.append(path)
@@ -132,8 +134,8 @@ def test_a_permission_error_on_the_metadata_is_a_message_too(tmp_path, monkeypat
     monkeypatch.setattr(ck, "write_json", read_only)
     with pytest.raises(SaveFailed, match="Permission denied"):
         train(data, tiny_gpt(data.tokenizer.vocab_size), tiny_train(max_iters=20, eval_interval=5), tmp_path / "ro")
-    saved = ck.read_checkpoint(tmp_path / "ro" / ck.LATEST).state["step"]  # whole, and the one meta.json names
-    assert saved == ck.read_json(tmp_path / "ro" / ck.META)["step"] == 5
+    saved = ck.read_checkpoint(tmp_path / "ro" / rec.LATEST).state["step"]  # whole, and the one meta.json names
+    assert saved == rec.read_json(tmp_path / "ro" / rec.META)["step"] == 5
 
 
 def test_the_cli_reports_a_failed_save_in_one_line(tmp_path, monkeypatch, capsys):

@@ -14,7 +14,11 @@ import torch
 from helpers import OBAMA, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 
 from core import checkpoints as ck
-from core.train import EndEvent, EvalEvent, StepEvent, TrainingDiverged, TrainResult, resume, train
+from core import record as rec
+from core.config import ConfigError
+from core.errors import TrainingDiverged
+from core.runs import execute, train
+from core.train import EndEvent, EvalEvent, StartEvent, StepEvent, TrainResult
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +32,7 @@ def cfg(data):
 
 
 def weights(run_dir, which="latest") -> dict[str, torch.Tensor]:
-    return ck.read_checkpoint(run_dir / (ck.LATEST if which == "latest" else ck.BEST)).state["model"]
+    return ck.read_checkpoint(run_dir / (rec.LATEST if which == "latest" else rec.BEST)).state["model"]
 
 
 def no_tmp_files(run_dir) -> bool:
@@ -51,7 +55,9 @@ def test_callbacks_receive_typed_events_with_their_fields(finished):
     steps = [e for e in events if isinstance(e, StepEvent)]
     evals = [e for e in events if isinstance(e, EvalEvent)]
     ends = [e for e in events if isinstance(e, EndEvent)]
-    assert len(steps) + len(evals) + len(ends) == len(events)
+    starts = [e for e in events if isinstance(e, StartEvent)]
+    assert len(starts) == 1 and events[0] is starts[0] and starts[0].step == 0
+    assert len(starts) + len(steps) + len(evals) + len(ends) == len(events)
     assert [e.step for e in steps] == list(range(2, 21, 2))
     assert [e.step for e in evals] == [0, 5, 10, 15, 20]
     assert len(ends) == 1 and events[-1] is ends[0]
@@ -70,7 +76,7 @@ def test_callbacks_receive_typed_events_with_their_fields(finished):
     assert result.best_val_loss == pytest.approx(min(vals))
     assert result.best_step == evals[vals.index(min(vals))].step
     assert [h["step"] for h in result.history] == [0, 5, 10, 15, 20]
-    assert result.val_loss == pytest.approx(vals[-1]) and result.run_dir == run_dir
+    assert result.val_loss == pytest.approx(vals[-1])
 
 
 def test_first_eval_at_step_0_is_about_ln_vocab(finished, data):
@@ -85,33 +91,35 @@ def test_first_eval_at_step_0_is_about_ln_vocab(finished, data):
 
 def test_run_folder_holds_its_files_and_no_temp_files(finished, data, cfg):
     run_dir, events, _ = finished
-    for name in (ck.BEST, ck.LATEST, ck.META, ck.METRICS):
+    for name in (rec.BEST, rec.LATEST, rec.META, rec.METRICS):
         assert (run_dir / name).is_file(), name
     assert no_tmp_files(run_dir)
-    meta = json.loads((run_dir / ck.META).read_text())
+    meta = json.loads((run_dir / rec.META).read_text())
     assert meta["status"] == "finished" and meta["step"] == 20 and meta["name"] == "obama-tiny"
     assert meta["speakers"] == [OBAMA] and meta["clean"] is True and meta["pid"] is None
     assert meta["model"] == cfg.to_dict() and meta["vocab"] == data.tokenizer.to_json()
     assert meta["n_params"] == cfg.n_params()
     assert [h["step"] for h in meta["history"]] == [0, 5, 10, 15, 20]
-    logged = ck.read_metrics(run_dir)
+    logged = rec.read_metrics(run_dir)
     assert [e["kind"] for e in logged] == [e.kind for e in events]
     assert logged[-1]["status"] == "finished"
-    latest = ck.read_checkpoint(run_dir / ck.LATEST)
+    latest = ck.read_checkpoint(run_dir / rec.LATEST)
     assert latest.state["step"] == 20 and "optimizer" in latest.state and "rng" in latest.state
     best = ck.load_model(run_dir)
-    assert best.meta["best_step"] == meta["best_step"]
+    assert best.record.best_step == meta["best_step"]
 
 
 def test_a_run_name_that_exists_is_refused_unless_resuming(finished, data, cfg, tmp_path):
     run_dir = tmp_path / "obama-tiny"
     shutil.copytree(finished[0], run_dir)
-    before = (run_dir / ck.META).read_bytes()
-    with pytest.raises(ck.CheckpointError, match="already exists"):
+    before = (run_dir / rec.META).read_bytes()
+    with pytest.raises(ConfigError, match="already exists"):
         train(data, cfg, tiny_train(max_iters=20), run_dir)
-    assert (run_dir / ck.META).read_bytes() == before, "the refused run must not touch the folder"
-    again = train(data, cfg, tiny_train(max_iters=20, eval_interval=5, log_interval=2), run_dir, resume=True)
-    assert again.status == "finished" and again.step == 20  # already done: nothing to add
+    assert (run_dir / rec.META).read_bytes() == before, "the refused run must not touch the folder"
+    with pytest.raises(ConfigError, match="already reached its 20 steps"):
+        execute(run_dir)  # already done: nothing to add unless asked
+    again = execute(run_dir, max_iters=24)
+    assert again.status == "finished" and again.step == 24
 
 
 @pytest.mark.parametrize("k", [3, 5])  # between evals (the stop saves latest.pt) and on an eval step
@@ -130,9 +138,9 @@ def test_stop_is_honoured_within_one_step(data, cfg, tmp_path, k):
     end = events[-1]
     assert isinstance(end, EndEvent) and end.status == "stopped" and end.step == result.step
     assert max(e.step for e in events if isinstance(e, StepEvent)) <= k + 1
-    assert (run_dir / ck.LATEST).is_file() and no_tmp_files(run_dir)
-    assert ck.read_checkpoint(run_dir / ck.LATEST).state["step"] == result.step
-    meta = json.loads((run_dir / ck.META).read_text())
+    assert (run_dir / rec.LATEST).is_file() and no_tmp_files(run_dir)
+    assert ck.read_checkpoint(run_dir / rec.LATEST).state["step"] == result.step
+    meta = json.loads((run_dir / rec.META).read_text())
     assert meta["status"] == "stopped" and meta["step"] == result.step
 
 
@@ -141,7 +149,7 @@ def test_stop_set_before_the_first_step(data, cfg, tmp_path):
     stop.set()
     result = train(data, cfg, tiny_train(max_iters=50), tmp_path / "r", stop=stop)
     assert result.status == "stopped" and result.step == 0
-    assert ck.read_checkpoint(tmp_path / "r" / ck.LATEST).state["step"] == 0
+    assert ck.read_checkpoint(tmp_path / "r" / rec.LATEST).state["step"] == 0
 
 
 def test_resume_continues_from_the_saved_step(data, cfg, tmp_path):
@@ -150,25 +158,25 @@ def test_resume_continues_from_the_saved_step(data, cfg, tmp_path):
     train(data, cfg, tiny_train(max_iters=16, eval_interval=4), run_dir,
           callbacks=[lambda e: isinstance(e, StepEvent) and e.step == 6 and stop.set()], stop=stop)
     events = []
-    result = resume(run_dir, callbacks=[events.append])
+    result = execute(run_dir, callbacks=[events.append])
     assert result.status == "finished" and result.step == 16
     step_events = [e.step for e in events if isinstance(e, StepEvent)]
     assert step_events == list(range(7, 17))
     assert [e.step for e in events if isinstance(e, EvalEvent)] == [8, 12, 16]
     assert [h["step"] for h in result.history] == [0, 4, 8, 12, 16]
-    logged = [e["step"] for e in ck.read_metrics(run_dir) if e["kind"] == "step"]
+    logged = [e["step"] for e in rec.read_metrics(run_dir) if e["kind"] == "step"]
     assert logged == list(range(1, 17)), "the metrics log continues where it stopped"
-    meta = json.loads((run_dir / ck.META).read_text())
+    meta = json.loads((run_dir / rec.META).read_text())
     assert meta["status"] == "finished" and meta["step"] == 16
-    assert ck.read_checkpoint(run_dir / ck.LATEST).state["step"] == 16
+    assert ck.read_checkpoint(run_dir / rec.LATEST).state["step"] == 16
 
 
 def test_resume_can_extend_a_finished_run(finished, tmp_path):
     run_dir = tmp_path / "extended"
     shutil.copytree(finished[0], run_dir)
-    result = resume(run_dir, max_iters=25)
+    result = execute(run_dir, max_iters=25)
     assert result.status == "finished" and result.step == 25
-    assert ck.read_checkpoint(run_dir / ck.LATEST).state["step"] == 25
+    assert ck.read_checkpoint(run_dir / rec.LATEST).state["step"] == 25
 
 
 @pytest.mark.parametrize("eval_interval,dropout", [(5, 0.0), (4, 0.0), (4, 0.2)])  # N/2 on an eval step or not
@@ -184,7 +192,7 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(data, cfg, tmp_
                  callbacks=[lambda e: isinstance(e, StepEvent) and e.step == N // 2 and stop.set()], stop=stop)
     assert half.status == "stopped" and half.step == N // 2
     mid = weights(tmp_path / "halves")
-    rest = resume(tmp_path / "halves")
+    rest = execute(tmp_path / "halves")
     assert straight.step == rest.step == N
     a, b = weights(tmp_path / "straight"), weights(tmp_path / "halves")
     assert a.keys() == b.keys()
@@ -212,26 +220,27 @@ def test_same_seed_same_run_different_seed_different_run(data, cfg, tmp_path):
 def test_a_huge_learning_rate_diverges_with_a_clear_message(data, cfg, tmp_path):
     run_dir = tmp_path / "boom"
     events = []
-    tc = tiny_train(max_iters=200, learning_rate=1e6, min_lr=0.0, warmup_iters=0, eval_interval=100,
+    tc = tiny_train(max_iters=200, learning_rate=10.0, min_lr=0.0, warmup_iters=0, eval_interval=100,
                     log_interval=5)
     with pytest.raises(TrainingDiverged) as e:
         train(data, cfg, tc, run_dir, callbacks=[events.append])
     msg = str(e.value)
-    assert "learning rate" in msg and "1000000.0" in msg and ("nan" in msg or "inf" in msg)
+    assert "learning rate (10)" in msg and "loss became" in msg
     end = events[-1]
     assert isinstance(end, EndEvent) and end.status == "failed" and end.message == msg
-    meta = json.loads((run_dir / ck.META).read_text())
+    meta = json.loads((run_dir / rec.META).read_text())
     assert meta["status"] == "failed" and meta["message"] == msg
     assert no_tmp_files(run_dir)
     for which in ("best", "latest"):  # the step-0 checkpoints are intact and usable
         loaded = ck.load_model(run_dir, which=which)
         logits, _ = loaded.model(torch.zeros(1, 4, dtype=torch.long))
         assert torch.isfinite(logits).all()
-    assert ck.read_checkpoint(run_dir / ck.LATEST).state["step"] == 0
+    assert ck.read_checkpoint(run_dir / rec.LATEST).state["step"] == 0
 
 
 def test_train_refuses_a_mismatched_vocab_or_too_short_text(data, cfg):
     with pytest.raises(ValueError, match="vocab_size"):
         train(data, replace(cfg, vocab_size=cfg.vocab_size + 1), tiny_train())
-    with pytest.raises(ValueError, match="too short"):
-        train(data, replace(cfg, block_size=len(data.val)), tiny_train())
+    short = replace(data, speakers=tuple(replace(s, val=s.val[:cfg.block_size]) for s in data.speakers))
+    with pytest.raises(ConfigError, match="too short"):
+        train(short, cfg, tiny_train())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import record as rec
 from core.corpus import DEFAULT_SPEAKERS
 from core.device import describe, pick_device
 from ui import state
@@ -17,12 +18,14 @@ def render() -> None:
         st.toggle("Drop stage notes like [Applause]", value=True, key=state.CLEAN)
         info = describe(pick_device("auto"))
         st.caption(f"Device: **{info.name}** · {info.dtype} (training runs in its own process)")
-        runs = state.runs()
+        found = state.scan_runs()
+        runs = [r for r in found.records if (r.path / rec.BEST).exists()]
         with st.expander(f"Trained models ({len(runs)})", expanded=False):
             if not runs:
                 st.caption("None yet: train one on the Bigram page or with `python -m core train`.")
             for r in runs[:12]:
-                loss = r.meta.get("best_val_loss")
-                st.caption(f"**{r.name}** · {r.meta.get('model', {}).get('model_type', '?')} · "
-                           f"{', '.join(r.meta.get('speakers', []))} · val {loss:.3f}" if loss is not None
-                           else f"**{r.name}**")
+                loss = f" · val {r.best_val_loss:.3f}" if r.best_val_loss is not None else ""
+                base = f" · from {r.init_from}" if r.init_from else ""
+                st.caption(f"**{r.name}** · {r.model_type} · {', '.join(r.speakers)}{loss}{base}")
+            for u in found.unreadable:
+                st.caption(f"**{u.name}** · unreadable: {u.reason}")

@@ -11,15 +11,17 @@ import streamlit as st
 import torch
 
 from core import checkpoints as ck
-from core.config import ConfigError, preset
-from core.corpus import DEFAULT_SPEAKERS, Speaker, SpeakerError, list_speakers, load_speaker
+from core import record as rec
+from core.config import TrainConfig, preset
+from core.corpus import DEFAULT_SPEAKERS, Speaker, list_speakers, load_speaker
 from core.dataset import TrainingData, prepare
+from core.errors import UserError
 from core.models import build_model
-from core.tokenizer import CharTokenizer, UnknownCharError
+from core.tokenizer import CharTokenizer
 
 SPEAKERS = "podium_speakers"   # the speakers chosen in the sidebar (survives page switches)
 CLEAN = "podium_clean"
-USER_ERRORS = (ValueError, ConfigError, SpeakerError, ck.CheckpointError, UnknownCharError)
+USER_ERRORS = (UserError,)  # what a person can fix is shown as a message; anything else is a bug
 
 
 @st.cache_resource
@@ -69,19 +71,18 @@ def data_or_stop() -> TrainingData:
 
 
 def runs_root() -> Path:
-    return ck.default_root()
+    return rec.default_root()
 
 
-def runs(model_type: str | None = None) -> list[ck.RunInfo]:
+def scan_runs() -> rec.Scan:
+    """Every run folder: the readable records and the unreadable folders, with the reason."""
+    return rec.scan(runs_root())
+
+
+def runs(model_type: str | None = None) -> list[rec.RunRecord]:
     """Saved runs with usable best weights, newest first (optionally only one model type)."""
-    out = []
-    for r in ck.list_runs(runs_root()):
-        if not (r.path / ck.BEST).exists():
-            continue
-        if model_type and r.meta.get("model", {}).get("model_type") != model_type:
-            continue
-        out.append(r)
-    return out
+    return [r for r in rec.list_runs(runs_root())
+            if (r.path / rec.BEST).exists() and (model_type is None or r.model_type == model_type)]
 
 
 @st.cache_resource(show_spinner="Loading model...", max_entries=12)
@@ -89,10 +90,14 @@ def _load(path: str, mtime: float) -> ck.LoadedModel:
     return ck.load_model(Path(path), device="cpu")
 
 
-def load_run(run: ck.RunInfo) -> ck.LoadedModel:
-    """A run's best model, cached until its file changes."""
-    path = run.path / ck.BEST
-    return _load(str(path), path.stat().st_mtime)
+def load_run(run: rec.RunRecord, which: str = "best") -> ck.LoadedModel:
+    """A run's best (or latest) model, cached until its file changes."""
+    path = run.path / (rec.BEST if which == "best" else rec.LATEST)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError as e:
+        raise rec.RecordError(f"{run.name}: {path.name} cannot be read ({e.strerror or e})") from None
+    return _load(str(path), mtime)
 
 
 @st.cache_resource(max_entries=4)
@@ -101,7 +106,8 @@ def untrained(vocab: str, seed: int = 0) -> ck.LoadedModel:
     tok = CharTokenizer(vocab)
     cfg, _ = preset("tiny", tok.vocab_size)
     model = build_model(cfg, seed=seed).eval()
-    return ck.LoadedModel(model, tok, {"speakers": [], "name": "untrained"}, Path("untrained"))
+    record = rec.RunRecord(name="untrained", speakers=[], model=cfg, train=TrainConfig(), vocab=tok.to_json())
+    return ck.LoadedModel(model, tok, record, Path("untrained"))
 
 
 @contextmanager
