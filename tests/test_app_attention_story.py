@@ -1,6 +1,6 @@
 """AppTest: the Attention page's "token + position" and "story of one character" sections, on a
 shipped model: the (T, C) embedding maps, the crop past block_size, one position's weights and the
-weighted sum of values, picked by the slider or by a click on a row of the weights map."""
+weighted sum of values, picked by the slider."""
 from __future__ import annotations
 
 import shutil
@@ -56,12 +56,3 @@ def test_the_story_of_one_character(page):
     grid = decode(traces(at, "weights, layer 1 head 1")[0]["z"])
     np.testing.assert_allclose(grid[2, :3], w3, rtol=1e-4, atol=1e-5)
 
-
-def test_clicking_a_row_picks_the_position(page):
-    at = page
-    at.slider(key="attention_story_T").set_value(10).run()
-    labels = traces(at, "weights, layer 1 head 1")[0]["y"]
-    at.session_state["attention_story_grid"] = {"selection": {"points": [{"x": labels[0], "y": labels[5]}]}}
-    at.run()
-    assert not at.exception
-    assert at.slider(key="attention_story_position").value == 6

@@ -1,14 +1,14 @@
 """Two sections of the Attention page, each its own fragment with its own controls:
 * token + position: the two embedding tables and what the first block reads, for the probe text;
 * the story of one character: one position's query and keys, its row of affinities and weights,
-  and the weighted sum of values that comes out. Numbers from core.attention_story."""
+  and the weighted sum of values that comes out (a slider picks the position; clicking a heatmap row
+  does not: plotly heatmaps send no selection to Streamlit). Numbers from core.attention_story."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
 from core.attention_story import embedding_view, one_character
-from core.attention_view import char_label, context_window
 from ui import charts, state
 
 EMBED_CODE = """tok_emb = self.token_embedding_table(idx)                              # (B, T, C)
@@ -19,8 +19,7 @@ wei = q @ k.transpose(-2, -1) * hs ** -0.5     # (B, T, T) affinities
 wei = wei.masked_fill(tril[:T, :T] == 0, float('-inf'))
 wei = F.softmax(wei, dim=-1)                   # w[-1] = [0.01, 0.55, 0.16, 0.28]
 out = wei @ value(x)                           # (B, T, hs): row t = sum_j w[t, j] v_j"""
-GRID = "attention_story_grid"        # the weights heatmap whose rows can be clicked
-CLICKED = "attention_story_clicked"  # the last click already applied to the position slider
+GRID = "attention_story_grid"
 POSITION = "attention_story_position"
 
 
@@ -68,19 +67,6 @@ def _token_and_position(loaded, text: str) -> None:
         st.code(EMBED_CODE, language="python")
 
 
-def _clicked_position(labels: list[str]) -> int | None:
-    """The row of the weights heatmap the learner last clicked, once (None if no new click)."""
-    event = st.session_state.get(GRID) or {}
-    points = (event.get("selection") or {}).get("points") or []
-    if not points or points[0].get("y") not in labels:
-        return None
-    y = points[0]["y"]
-    if st.session_state.get(CLICKED) == y:
-        return None
-    st.session_state[CLICKED] = y
-    return labels.index(y)
-
-
 @st.fragment
 def one_character_story(loaded, text: str, causal: bool) -> None:
     with state.friendly_errors():
@@ -94,7 +80,7 @@ def _one_character_story(loaded, text: str, causal: bool) -> None:
         "Follow one position through one head. Its **query** meets every visible character's **key**: one "
         "affinity each. The softmax turns that row into shares that sum to 1, and what comes out is the "
         "**weighted sum of the values**: each earlier character contributes its value times its share. Pick the "
-        "position with the slider, or click a row of the weights map.")
+        "position with the slider: its row is outlined on the weights map.")
     c1, c2, c3 = st.columns([2, 1, 1])
     limit = min(len(text), cfg.block_size)
     T = c1.slider("Characters (T)", 1, max(2, limit), min(_default_T(text, cfg.block_size), limit),
@@ -102,10 +88,8 @@ def _one_character_story(loaded, text: str, causal: bool) -> None:
     layer = c2.selectbox("Layer", range(cfg.n_layer), format_func=lambda i: f"layer {i + 1}",
                          key="attention_story_layer")
     head = c3.selectbox("Head", range(cfg.n_head), format_func=lambda i: f"head {i + 1}", key="attention_story_head")
-    labels = [char_label(c, j) for j, c in enumerate(context_window(text, T, cfg.block_size)[0])]  # T <= block
-    clicked = _clicked_position(labels)
-    if clicked is not None or st.session_state.get(POSITION, 0) > T:
-        st.session_state[POSITION] = (clicked if clicked is not None else T - 1) + 1
+    if st.session_state.get(POSITION, 0) > T:
+        st.session_state[POSITION] = T
     pos = min(st.slider("Position (1 = first character)", 1, max(2, T), T, key=POSITION), T) - 1
     s = one_character(loaded.model, loaded.tokenizer, text, T, pos, layer, head, causal)
     seen = s.attended()
@@ -115,11 +99,11 @@ def _one_character_story(loaded, text: str, causal: bool) -> None:
                 f"`w[{pos}] = [{', '.join(f'{v:.2f}' for v in w)}]`")
 
     left, right = st.columns(2)
-    grid = charts.heatmap(s.grid, s.labels, s.labels, f"weights, layer {layer + 1} head {head + 1}: click a row",
+    grid = charts.heatmap(s.grid, s.labels, s.labels, f"weights, layer {layer + 1} head {head + 1}: row = query",
                           zmin=0.0, zmax=1.0, colorbar_title="weight", height=min(520, 200 + 14 * T))
     grid.add_shape(type="rect", xref="paper", x0=0, x1=1, yref="y", y0=pos - 0.5, y1=pos + 0.5,
                    line={"color": "#d62728", "width": 2})
-    left.plotly_chart(grid, key=GRID, on_select="rerun", selection_mode="points")
+    left.plotly_chart(grid, key=GRID)
     fig = charts.bar(names, w, f"{s.labels[pos]}'s affinities after the softmax: its share of each value",
                      x_title="key (character attended to)", y_title="weight", height=300,
                      color=["#d62728" if j == pos else "#1f77b4" for j in seen])
