@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import checkpoints as ck
+from core import record as rec
 from core import runs as run_manager
 from core.config import preset
 from ui import bigram_sections, onehot_and_ngrams, state
@@ -17,22 +17,18 @@ POLL = "1s"
 
 def base_name(speaker: str, clean: bool) -> str:
     """The run name the page uses for a speaker's bigram (stage notes kept: a separate run)."""
-    return ck.slug(f"{speaker}-bigram" if clean else f"{speaker}-bigram-raw")
+    return rec.slug(f"{speaker}-bigram" if clean else f"{speaker}-bigram-raw")
 
 
 def free_name(base: str) -> str:
-    """base, or base-2, base-3, ... : the first name no run folder uses yet (nothing is overwritten)."""
-    root, name, n = state.runs_root(), base, 2
-    while (root / name).exists():
-        name, n = f"{base}-{n}", n + 1
-    return name
+    return rec.free_name(state.runs_root(), base)
 
 
-def speaker_runs(speaker: str, clean: bool) -> list[ck.RunInfo]:
+def speaker_runs(speaker: str, clean: bool) -> list[rec.RunRecord]:
     """Finished bigram runs trained on exactly this speaker with this cleaning, newest first (a run cut
     short, e.g. stopped on the Train page, is skipped: its best weights may be from step 0)."""
     return [r for r in state.runs("bigram") if r.status == "finished"
-            and r.meta.get("speakers") == [speaker] and r.meta.get("clean", True) == clean]
+            and r.speakers == [speaker] and r.clean == clean]
 
 
 def start_training(speaker: str, clean: bool) -> None:
@@ -52,7 +48,7 @@ def start_training(speaker: str, clean: bool) -> None:
 @st.fragment(run_every=POLL)
 def training_progress(name: str) -> None:
     """Redrawn every POLL while the run trains; when it ends, the whole page reruns and loads it."""
-    s = run_manager.status(state.runs_root() / name)
+    s = rec.status(state.runs_root() / name)
     if s.active:
         st.progress(min(1.0, s.step / max(1, s.max_iters)),
                     text=f"Training **{name}** in the background: step {s.step:,} / {s.max_iters:,}"
@@ -60,7 +56,7 @@ def training_progress(name: str) -> None:
         return
     st.session_state.pop(RUN, None)
     if s.status == "finished":
-        took = f" in {s.elapsed:.1f} s" if s.elapsed else ""
+        took = f" in {s.history[-1]['elapsed']:.1f} s" if s.history and s.history[-1].get("elapsed") else ""
         st.session_state[DONE] = ("success", f"Trained **{name}**{took} and saved it with the other runs.")
     else:
         st.session_state[DONE] = ("error", f"**{name}** {s.status}: {s.message or 'see its train.log'}")
@@ -116,8 +112,8 @@ else:
     left, right = st.columns([3, 1], vertical_alignment="center")
     older = f" ({len(runs) - 1} older bigram run{'s' if len(runs) > 2 else ''} for this speaker kept)" \
         if len(runs) > 1 else ""
-    when = str(run.meta.get("created", "?"))[:16].replace("T", " ")
-    left.caption(f"Loaded run **{run.name}**, trained {when} UTC for {run.meta.get('step', '?')} steps{older}.")
+    when = (run.created or "?")[:16].replace("T", " ")
+    left.caption(f"Loaded run **{run.name}**, trained {when} UTC for {run.step:,} steps{older}.")
     right.button("Retrain", key="bigram_retrain", icon=":material/replay:", on_click=start_training,
                  args=(speaker, clean),
                  help=f"Train again for the steps above and save a new run, {free_name(base)}; {run.name} is kept")

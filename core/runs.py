@@ -267,8 +267,13 @@ def _launch(record: RunRecord, run_dir: Path, argv: list[str]) -> RunRecord:
 
 @dataclass
 class Started:
+    """A run start() returned: its record (whose fields read through: .name, .path, .status...),
+    and whether this call started it (False: the same request was already training)."""
     record: RunRecord
-    started_now: bool  # False: the same request was already training, and that run is returned
+    started_now: bool
+
+    def __getattr__(self, name):
+        return getattr(self.record, name)
 
 
 def start(request: RunRequest, root: Path, name: str | None = None, group: str | None = None) -> Started:

@@ -119,7 +119,7 @@ def counting_section(speaker: str, clean: bool, V: int) -> None:
     rows = ngram_reports(speaker, clean)
     gpt_loss = None
     if gpt is not None:
-        gpt_loss = (gpt.meta.get("val_loss_full") or {}).get(speaker, gpt.meta.get("best_val_loss"))
+        gpt_loss = gpt.record.val_loss_full.get(speaker, gpt.record.best_val_loss)
     df = pd.DataFrame([{"n": r["n"], "rows (V^n)": f"{r['rows']:.3g}", "memory": human_bytes(r["table_bytes"]),
                         "GPT params": f"{gpt_params(cfg, r['n']):,}", "contexts seen in train": r["rows_seen"],
                         "rows never seen": f"{r['unseen_rows']:.4%}",
@@ -131,7 +131,7 @@ def counting_section(speaker: str, clean: bool, V: int) -> None:
     fig.add_hline(y=math.log(V), line_dash="dot", line_color="grey", annotation_text="uniform: ln V")
     if gpt_loss is not None:
         fig.add_hline(y=gpt_loss, line_dash="dash", line_color="#d62728",
-                      annotation_text=f"{gpt.meta.get('name', 'GPT')}: {gpt_loss:.3f} (block {cfg.block_size})")
+                      annotation_text=f"{gpt.record.name}: {gpt_loss:.3f} (block {cfg.block_size})")
     fig.update_layout(title=f"val loss on {speaker}'s val text, by context length", xaxis_title="context n",
                       yaxis_title="nats/char", height=340, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     left, right = st.columns([3, 2])
