@@ -35,6 +35,7 @@ from browser_helpers import (
 )
 from conftest import BROWSER_ARGS, CHROMIUM, ROOT, start_server
 
+from bench.ui import record_slider
 from core import runs
 
 pytestmark = pytest.mark.browser
@@ -211,5 +212,6 @@ def test_four_users_press_at_once_while_two_runs_train(shipped):
     result = {"machine": {**machine(), "load_1m": load}, "runs_training": training, **out}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "attention-latency-four-users.json").write_text(json.dumps(result, indent=1))
+    record_slider()  # docs/benchmarks.md's slider section, with this and the one-user record
     print(f"\nslider, four users at once while {training} runs train: {describe(out)}; "
           f"in the page: median {out['in_page_median_ms']:.1f} ms, p90 {out['in_page_p90_ms']:.1f} ms")

@@ -60,7 +60,9 @@ function sizeCanvas(cv, w, h) {
 // Paint a rows x cols map (get(i, j) -> value or NaN) into ctx at (x, y, w, h) with one pixel a cell,
 // scaled up without smoothing: one drawImage, whatever T is.
 function paint(ctx, scratch, rows, cols, get, lo, hi, colours, grey, x, y, w, h) {
-  scratch.width = cols; scratch.height = rows;
+  if (scratch.width < cols || scratch.height < rows) {  // grown, never shrunk: no reallocation per frame
+    scratch.width = Math.max(scratch.width, cols); scratch.height = Math.max(scratch.height, rows);
+  }
   const sctx = scratch.getContext("2d");
   const img = sctx.createImageData(cols, rows);
   const px = img.data, span = hi > lo ? hi - lo : 1;
@@ -80,11 +82,10 @@ function paint(ctx, scratch, rows, cols, get, lo, hi, colours, grey, x, y, w, h)
 }
 
 function colorbar(ctx, colours, lo, hi, x, y, h, title) {
-  for (let i = 0; i < h; i++) {
-    const k = 3 * Math.round(255 * (1 - i / (h - 1)));
-    ctx.fillStyle = `rgb(${colours[k]},${colours[k + 1]},${colours[k + 2]})`;
-    ctx.fillRect(x, y + i, 10, 1);
-  }
+  const grad = ctx.createLinearGradient(0, y + h, 0, y);  // one fill, not a rectangle per pixel
+  for (let i = 0; i < 256; i += 15) grad.addColorStop(i / 255, `rgb(${colours[3 * i]},${colours[3 * i + 1]},${colours[3 * i + 2]})`);
+  grad.addColorStop(1, `rgb(${colours[765]},${colours[766]},${colours[767]})`);
+  ctx.fillStyle = grad; ctx.fillRect(x, y, 10, h);
   ctx.fillStyle = "#444"; ctx.font = FONT; ctx.textAlign = "left"; ctx.textBaseline = "middle";
   ctx.fillText(hi.toFixed(2), x + 13, y + 4);
   ctx.fillText(lo.toFixed(2), x + 13, y + h - 4);
