@@ -16,7 +16,7 @@ from core import checkpoints as ck
 from core import cli_heads, distributed, runs, settings
 from core import record as rec
 from core.config import PRESETS, ConfigError
-from core.corpus import data_root, list_speakers, load_speaker
+from core.corpus import DEFAULT_SPEAKERS, data_root, list_speakers, load_speaker
 from core.device import describe, pick_device, resolve_dtype
 from core.errors import UserError
 from core.evaluate import evaluate_run
@@ -109,8 +109,12 @@ def _train(args) -> None:
             args.preset = "tiny"
         if args.device != "auto":
             overrides["device"] = args.device
-        request = runs.RunRequest.make(speakers, args.model, args.preset, not args.no_clean, args.init_from,
-                                       **overrides)
+        if getattr(args, "pretrain", False):
+            request = runs.RunRequest.pretrain(args.exclude or DEFAULT_SPEAKERS, args.model, args.preset,
+                                               not args.no_clean, **overrides)
+        else:
+            request = runs.RunRequest.make(speakers, args.model, args.preset, not args.no_clean, args.init_from,
+                                           **overrides)
         device = distributed.device_for(ctx, pick_device(args.device))
 
         def create() -> str:
@@ -200,10 +204,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--run", metavar="RUN", help=argparse.SUPPRESS)  # train a run queued by the app
     t.add_argument("--no-clean", action="store_true", help="keep [Applause]-style stage notes")
     settings.add_flags(t)
-    t.add_argument("--background", action="store_true",
-                   help="train only on CPU time nothing else wants (Linux SCHED_IDLE; elsewhere nice 19): "
-                        "how the app starts its runs, so its pages stay live")
     t.set_defaults(func=cmd_train)
+    pt = sub.add_parser("pretrain", parents=[common], help="pretrain a base GPT on every address except some speakers'")
+    pt.add_argument("--exclude", action="append", metavar="SPEAKER",
+                    help="a speaker whose addresses stay out of the base (repeat; default: the three defaults), "
+                         "so that their val text, and their train text, is new to it")
+    pt.add_argument("--model", choices=["gpt"], default="gpt")
+    pt.add_argument("--preset", choices=sorted(n for n, x in PRESETS.items() if x.model.model_type == "gpt"))
+    pt.add_argument("--name", help="run name (default: sotu-base-gpt-PRESET; the next free one)")
+    pt.add_argument("--no-clean", action="store_true", help="keep [Applause]-style stage notes")
+    settings.add_flags(pt)
+    pt.set_defaults(func=cmd_train, pretrain=True, speaker=None, resume=None, run=None, init_from=None)
+    for parser in (t, pt):
+        parser.add_argument("--background", action="store_true",
+                            help="train only on CPU time nothing else wants (Linux SCHED_IDLE; elsewhere nice 19): "
+                                 "how the app starts its runs, so its pages stay live")
 
     sa = sub.add_parser("sample", parents=[common], help="generate text from a run")
     sa.add_argument("--checkpoint", required=True, help="run name, run folder or .pt file")

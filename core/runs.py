@@ -21,10 +21,11 @@ from pathlib import Path
 from core import checkpoints as ck
 from core import record as rec
 from core.config import PRESETS, ConfigError, ModelConfig, TrainConfig, preset
+from core.corpus import DEFAULT_SPEAKERS, sotu_speakers
 from core.dataset import TrainingData, prepare
 from core.device import pick_device
 from core.errors import RunBusy
-from core.record import RunRecord
+from core.record import RunRecord, list_runs, status  # noqa: F401  (runs.status / runs.list_runs: the record's)
 from core.recorder import Recorder
 from core.train import Start, TrainResult, check_data, check_memory, fit
 
@@ -41,22 +42,38 @@ class RunRequest:
     overrides: tuple[tuple[str, object], ...] = ()  # (field, value) pairs for ModelConfig / TrainConfig
     clean: bool = True
     init_from: str | None = None        # a run whose weights (and vocabulary) this one starts from
+    vocab_from: tuple[str, ...] = ()    # more speakers whose characters join the vocabulary (a base: all)
+    name_hint: str | None = None        # the default name's stem, when the speakers' names would not do
 
     @classmethod
-    def make(cls, speakers, model="gpt", preset_name=None, clean=True, init_from=None, **overrides) -> RunRequest:
+    def make(cls, speakers, model="gpt", preset_name=None, clean=True, init_from=None, vocab_from=(),
+             name_hint=None, **overrides) -> RunRequest:
         preset_name = preset_name or ("bigram" if model == "bigram" else "tiny")
         items = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
-        return cls(tuple(speakers), model, preset_name, items, clean, init_from)
+        return cls(tuple(speakers), model, preset_name, items, clean, init_from, tuple(vocab_from), name_hint)
+
+    @classmethod
+    def pretrain(cls, exclude, model="gpt", preset_name=None, clean=True, **overrides) -> RunRequest:
+        """A base model: every president's addresses except the excluded speakers' (so none of their
+        text, train or val, is in it), on the vocabulary of the whole corpus."""
+        exclude = tuple(dict.fromkeys(exclude))
+        speakers = [n for n in sotu_speakers() if n not in exclude]
+        if not speakers:
+            raise ConfigError("nothing is left to pretrain on: exclude fewer speakers")
+        stem = "sotu-base" if set(DEFAULT_SPEAKERS) <= set(exclude) else "sotu-base-" + "-".join(
+            rec.slug(n).split("-")[-1] for n in exclude)[:40]
+        return cls.make(speakers, model, preset_name, clean, None, exclude, stem, **overrides)
 
     def key(self) -> str:
         """Same speakers and settings -> same key (used to refuse duplicate runs)."""
         blob = json.dumps([sorted(self.speakers), self.model, self.preset, [list(o) for o in self.overrides],
-                           self.clean, self.init_from])
+                           self.clean, self.init_from, sorted(self.vocab_from)])
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     def default_name(self) -> str:
         how = f"ft-{self.init_from}" if self.init_from else self.preset
-        return rec.slug(f"{'-'.join(self.speakers)}-{self.model}-{how}")
+        stem = self.name_hint or "-".join(self.speakers)
+        return rec.slug(f"{stem}-{self.model}-{how}")
 
 
 def _base(init_from: str, root: Path) -> ck.Checkpoint:
@@ -80,7 +97,8 @@ def plan(request: RunRequest, root: Path | None = None, data_dir: Path | None = 
                           f"{' or '.join(fits)}")
     base = _base(request.init_from, root) if request.init_from else None
     data = prepare(list(request.speakers), clean=request.clean, data_dir=data_dir,
-                   tokenizer=base.tokenizer if base else None)
+                   tokenizer=base.tokenizer if base else None,
+                   vocab_speakers=tuple(dict.fromkeys(DEFAULT_SPEAKERS + request.vocab_from)))
     overrides = dict(request.overrides)
     if base is not None:  # the base fixes the architecture; training settings stay the request's
         arch = {k: v for k, v in base.record.model.to_dict().items() if k != "vocab_size"}
