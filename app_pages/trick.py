@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import UserError
-from core.trick import EXAMPLE_B, three_versions, tril_example
-from ui import charts, state
+from core.trick import EXAMPLE_B, tril_example
+from ui import state, trick_widget
 
 MAX_B_ROWS = 12
 ROW = [3.2, 2.1, 2.1, 1.6]   # each version's row: code and words | matrix | matrix | result
@@ -37,30 +37,6 @@ def printed(name: str, t) -> str:
     """A matrix as the lecture prints it: name=, then one bracketed row a line."""
     rows = ["[" + ", ".join(f"{v:g}" if float(v).is_integer() else f"{v:.4f}" for v in r) + "]" for r in t.tolist()]
     return f"{name}=\n[" + ",\n ".join(rows) + "]"
-
-
-def absmax(*tensors) -> float:
-    """The largest |value| over small matrices (for a colour scale centred on 0); 1 if all are 0."""
-    return max(abs(v) for t in tensors for row in t.tolist() for v in row) or 1.0
-
-
-def result(out, title: str, zabs: float):
-    """An output xbow (T, C) on a colour scale centred on 0, shared by the three versions."""
-    return matrix(out, title, "channel", "time (token)", zmin=-zabs, zmax=zabs, colorscale=charts.DIVERGING,
-                  scale=False)
-
-
-def matrix(t, title: str, x_title: str, y_title: str, *, zmin=None, zmax=None, colorscale=charts.SEQUENTIAL,
-           scale: bool = True):
-    """A small matrix as a heatmap with its values written in the cells (T x T ones without a colour bar)."""
-    z = t.tolist()
-    fig = charts.heatmap(z, [str(j) for j in range(len(z[0]))], [str(i) for i in range(len(z))], title,
-                         zmin=zmin, zmax=zmax, colorscale=colorscale, x_title=x_title, y_title=y_title,
-                         text_fmt="%{z:.2f}", height=330 if scale else 310)
-    fig.update_traces(showscale=scale)
-    fig.update_xaxes(tickangle=0)
-    fig.update_layout(title={"y": 0.995, "yanchor": "top"})  # above the top axis title
-    return fig
 
 
 st.title("5. The trick")
@@ -115,16 +91,15 @@ st.markdown(
     "token should get the average of itself and the tokens before it: the lecture's `xbow`, a bag of words. "
     "Three versions compute it; they agree to the last few decimal places.")
 c1, c2, c3 = st.columns(3)
-T = c1.slider("T (tokens, time)", 1, 16, 8, key="trick_T")
+with c1:
+    trick_widget.slider()  # in the browser: the matrices below follow it without a trip to the server
 C = c2.slider("C (channels)", 1, 8, 2, key="trick_C")
 seed = c3.number_input("Seed", min_value=0, max_value=2**31 - 1, value=1337, step=1, key="trick_seed")
-tv = None
+versions = None
 with state.friendly_errors():
-    tv = three_versions(int(T), int(C), int(seed))
-if tv is None:
+    versions = trick_widget.all_T(int(C), int(seed))  # every T at once (16 tiny matrices each)
+if versions is None:
     st.stop()
-
-bound, ob = absmax(tv.x), absmax(tv.v1, tv.v2, tv.v3)
 words, m1, m2, out = st.columns(ROW, gap="small")
 with words:
     st.subheader("Version 1: a loop")
@@ -132,10 +107,11 @@ with words:
     st.markdown(
         "The plain definition: for each position *t*, take the mean of `x[0..t]`. Correct, and slow: a Python "
         "loop over time, one small average at a time. It is the reference the other two must match.")
-m1.plotly_chart(matrix(tv.x, "x: the input all three average", "channel", "time (token)",
-                       zmin=-bound, zmax=bound, colorscale=charts.DIVERGING), key="trick_x")
+with m1:
+    trick_widget.matrix(versions, "x", "x: the input all three average", "channel", "time (token)", "x", "trick_x")
 m2.caption("No weight matrix here: the loop reads `x[:t+1]` and averages it, row by row.")
-out.plotly_chart(result(tv.v1, "v1: xbow", ob), key="trick_v1")
+with out:
+    trick_widget.matrix(versions, "v1", "v1: xbow", "channel", "time (token)", "out", "trick_v1")
 
 st.divider()
 words, m1, m2, out = st.columns(ROW, gap="small")
@@ -146,10 +122,11 @@ with words:
         "The loop becomes one matrix multiply: row *t* of `wei` holds the weight each past token gets. On a "
         "batch `(B, T, C)`, `wei @ x` broadcasts over B and runs in parallel on the hardware. Any weighting of "
         "the past fits here, not only equal weights.")
-m1.plotly_chart(matrix(tv.wei2, "v2 wei: tril / row sums", "key (attended to)", "query (attending)",
-                       zmin=0.0, zmax=1.0, scale=False), key="trick_wei2")
+with m1:
+    trick_widget.matrix(versions, "wei2", "v2 wei: tril / row sums", "key", "query", "unit", "trick_wei2")
 m2.caption("`wei @ x`: each output row is a weighted sum of the rows of x, with the weights of that row of `wei`.")
-out.plotly_chart(result(tv.v2, "v2: xbow2 = wei @ x", ob), key="trick_v2")
+with out:
+    trick_widget.matrix(versions, "v2", "v2: xbow2 = wei @ x", "channel", "time (token)", "out", "trick_v2")
 
 st.divider()
 words, m1, m2, out = st.columns(ROW, gap="small")
@@ -160,15 +137,13 @@ with words:
         "This is what self-attention does. Here the affinities are all 0, so the softmax spreads the weight "
         "evenly over the past; in attention they come from the data (query · key), so each token picks **how "
         "much** to listen to each earlier one. The `-inf` cells (grey) give the future exactly 0.")
-m1.plotly_chart(matrix(tv.masked, "v3 masked: -inf above diagonal", "key (attended to)", "query (attending)",
-                       zmin=-1.0, zmax=1.0, colorscale=charts.DIVERGING, scale=False), key="trick_masked")
-m2.plotly_chart(matrix(tv.wei3, "v3 wei: softmax of each row", "key (attended to)", "query (attending)",
-                       zmin=0.0, zmax=1.0, scale=False), key="trick_wei3")
-out.plotly_chart(result(tv.v3, "v3: xbow3 = wei @ x", ob), key="trick_v3")
+with m1:
+    trick_widget.matrix(versions, "masked", "v3 masked: -inf above diagonal", "key", "query", "mask", "trick_masked")
+with m2:
+    trick_widget.matrix(versions, "wei3", "v3 wei: softmax of each row", "key", "query", "unit", "trick_wei3")
+with out:
+    trick_widget.matrix(versions, "v3", "v3: xbow3 = wei @ x", "channel", "time (token)", "out", "trick_v3")
 
-if tv.allclose:
-    st.success(f"allclose: True, max |diff| = {tv.max_diff:.2e}", icon=":material/check_circle:")
-else:
-    st.error(f"allclose: False, max |diff| = {tv.max_diff:.2e}", icon=":material/error:")
+trick_widget.badge(versions)
 st.caption("torch.allclose(xbow, xbow2) and torch.allclose(xbow, xbow3): the three differ only by floating-point "
            "rounding. Row 0 is x[0] itself, row 1 the mean of rows 0 and 1, and so on.")

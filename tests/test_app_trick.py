@@ -1,10 +1,12 @@
 """AppTest: the Trick page multiplies b by tril(ones), and shows the three versions of the running average
-agreeing at any T."""
+agreeing at any T (every T travels to the browser at once; its slider picks one)."""
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
-from apptest_helpers import heatmaps, open_page, page_text
+from apptest_helpers import open_page
 
 LECTURE_AB = [[2, 7], [8, 11], [14, 16]]
 
@@ -21,9 +23,23 @@ def tables(at) -> dict[str, list[list[float]]]:
     return dict(zip(["b", "a", "ab", "a_norm", "avg"], frames, strict=True))
 
 
-def square_maps(at) -> dict[str, np.ndarray]:
-    """The T x T heatmaps of versions 2 and 3, by title."""
-    return {t: z for t, z in heatmaps(at) if t.startswith(("v2 wei", "v3 masked", "v3 wei"))}
+def browser(at) -> dict[str, dict]:
+    """What the page sends its browser components, by key name: the slider and, per matrix, every T."""
+    out = {}
+    for el in at.get("bidi_component"):
+        out[el.proto.id.rsplit("-", 1)[-1]] = json.loads(el.proto.json)
+    return out
+
+
+def shown(at, T: int) -> dict[str, np.ndarray]:
+    """The matrices the browser draws at T, by title (-inf, sent as null, as NaN)."""
+    return {d["title"]: np.array(d["per_T"][T - 1]["z"], dtype=float) for d in browser(at).values()
+            if d["kind"] == "matrix"}
+
+
+def square_maps(at, T: int) -> dict[str, np.ndarray]:
+    """The T x T matrices of versions 2 and 3, by title."""
+    return {t: z for t, z in shown(at, T).items() if t.startswith(("v2 wei", "v3 masked", "v3 wei"))}
 
 
 def test_default_is_the_lectures_example():
@@ -65,24 +81,28 @@ def test_an_empty_cell_in_b_is_a_message_not_a_traceback():
     assert "rows" in " ".join(e.value for e in at.error)
 
 
-def test_T_slider_resizes_the_three_versions_and_they_agree():
+def test_every_T_travels_to_the_browser_and_the_three_versions_agree():
     at = open_page("trick")
-    assert {z.shape for z in square_maps(at).values()} == {(8, 8)}
-    at.slider(key="trick_T").set_value(5).run()
+    sent = browser(at)
+    assert sent["trick_T"]["kind"] == "slider" and sent["trick_T"]["T"] == 8 and sent["trick_T"]["max"] == 16
+    assert {z.shape for z in square_maps(at, 8).values()} == {(8, 8)}
     at.slider(key="trick_C").set_value(3).run()
     assert not at.exception
-    maps = square_maps(at)
-    assert len(maps) == 3 and {z.shape for z in maps.values()} == {(5, 5)}
-    masked = next(z for t, z in maps.items() if t.startswith("v3 masked"))
-    assert np.isnan(masked[np.triu_indices(5, 1)]).all()            # -inf cells: drawn grey, not 0
-    assert (masked[np.tril_indices(5)] == 0).all()
-    for t, z in maps.items():
-        if "wei" in t:
-            np.testing.assert_allclose(z.sum(1), 1.0, rtol=1e-5)     # rows of weights sum to 1
-            assert (np.triu(z, 1) == 0).all()                      # the future gets no weight
-    outs = [z for t, z in heatmaps(at) if t.startswith(("v1:", "v2:", "v3:"))]
-    assert len(outs) == 3 and all(o.shape == (5, 3) for o in outs)
-    np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
-    np.testing.assert_allclose(outs[0], outs[2], atol=1e-5)
-    badge = " ".join(s.value for s in at.success)
-    assert "allclose: True" in badge and "max |diff|" in page_text(at)
+    for T in (1, 5, 16):
+        maps = square_maps(at, T)
+        assert len(maps) == 3 and {z.shape for z in maps.values()} == {(T, T)}
+        masked = next(z for t, z in maps.items() if t.startswith("v3 masked"))
+        assert np.isnan(masked[np.triu_indices(T, 1)]).all()            # -inf cells: drawn grey, not 0
+        assert (masked[np.tril_indices(T)] == 0).all()
+        for t, z in maps.items():
+            if "wei" in t:
+                np.testing.assert_allclose(z.sum(1), 1.0, rtol=1e-5)     # rows of weights sum to 1
+                assert (np.triu(z, 1) == 0).all()                      # the future gets no weight
+        outs = [z for t, z in shown(at, T).items() if t.startswith(("v1:", "v2:", "v3:"))]
+        assert len(outs) == 3 and all(o.shape == (T, 3) for o in outs)
+        np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
+        np.testing.assert_allclose(outs[0], outs[2], atol=1e-5)
+        xs = shown(at, T)["x: the input all three average"]
+        np.testing.assert_allclose(outs[0][-1], xs.mean(0), atol=1e-5)  # the last row averages all of x
+    badge = browser(at)["trick_allclose"]["per_T"]
+    assert len(badge) == 16 and all(b["allclose"] and b["max_diff"] < 1e-5 for b in badge)
