@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from core import checkpoints as ck
-from core import cli_heads, distributed, runs, settings
+from core import cli_heads, cli_speak, distributed, runs, settings
 from core import record as rec
 from core.config import PRESETS, ConfigError
 from core.corpus import DEFAULT_SPEAKERS, data_root, list_speakers, load_speaker
@@ -106,7 +106,7 @@ def _train(args) -> None:
     else:
         speakers = args.speaker or ["Barack Obama"]
         if args.init_from and not args.preset and args.model == "gpt":
-            args.preset = "tiny"
+            args.preset = "finetune"
         if args.device != "auto":
             overrides["device"] = args.device
         if getattr(args, "pretrain", False):
@@ -245,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("runs", parents=[common], help="list the saved runs")
     r.set_defaults(func=cmd_runs)
     cli_heads.add_parsers(sub, common)
+    cli_speak.add_parsers(sub, common)
     return p
 
 

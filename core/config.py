@@ -180,6 +180,11 @@ PRESETS: dict[str, Preset] = {
                             n_embd=128, dropout=0.0),
                 TrainConfig(batch_size=32, max_iters=2000, learning_rate=2e-3, min_lr=2e-4,
                             warmup_iters=100, eval_interval=200, eval_iters=40)),
+        _preset("finetune", "continue a base model on one speaker: its architecture, a small learning rate, "
+                "600 steps (the lecture's last chapter); use with a base run (--init-from)",
+                ModelConfig(model_type="gpt", vocab_size=1, block_size=64, n_layer=4, n_head=4, n_embd=128),
+                TrainConfig(batch_size=32, max_iters=600, learning_rate=3e-4, min_lr=3e-5, warmup_iters=30,
+                            eval_interval=100, eval_iters=40)),
         _preset("lecture", "the lecture's GPT: 6 layers, 6 heads, 384 wide, block 256, ~10.8M params; GPU",
                 ModelConfig(model_type="gpt", vocab_size=1, block_size=256, n_layer=6, n_head=6,
                             n_embd=384, dropout=0.2),
