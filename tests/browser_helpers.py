@@ -150,3 +150,21 @@ def describe(result: dict) -> str:
     return (f"median {result['median_ms']:.0f} ms, p90 {result['p90_ms']:.0f} ms over {len(s)} changes "
             f"(min {min(s):.0f}, max {max(s):.0f}); "
             f"with every layer x head redrawn: median {result['whole_median_ms']:.0f} ms")
+
+
+def key_latency(page, slider_name: str, drawn_js: str, changes: int = 8, up: bool = True) -> dict:
+    """Key presses on a browser-side slider (Trick, Batches), each timed from the press to every
+    element that follows it showing the new T (drawn_js: a function of T that says so)."""
+    slider = page.get_by_role("slider", name=slider_name)
+    start = int(slider.input_value())
+    slider.focus()
+    ms = []
+    for i in range(changes):
+        want = start + i + 1 if up else start - i - 1
+        t0 = time.perf_counter()
+        page.keyboard.press("ArrowRight" if up else "ArrowLeft")
+        page.wait_for_function(f"() => ({drawn_js})({want})", timeout=30_000, polling="raf")
+        ms.append((time.perf_counter() - t0) * 1000)
+        page.wait_for_timeout(150)
+    return {"T_start": start, "changes": changes, "median_ms": statistics.median(ms), "p90_ms": p90(ms),
+            "samples_ms": ms}

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from browser_helpers import (
     MOSAIC_T,
     PROBE,
@@ -26,6 +27,7 @@ from browser_helpers import (
     T_SLIDER,
     describe,
     drag,
+    key_latency,
     nav_link,
     open_attention,
     p90,
@@ -37,6 +39,8 @@ from conftest import BROWSER_ARGS, CHROMIUM, ROOT, start_server
 
 from bench.ui import record_slider
 from core import runs
+from core.batching import context_target_pairs, get_batch
+from core.dataset import prepare
 
 pytestmark = pytest.mark.browser
 TEXTS_DONE = """() => {
@@ -215,3 +219,35 @@ def test_four_users_press_at_once_while_two_runs_train(shipped):
     record_slider()  # docs/benchmarks.md's slider section, with this and the one-user record
     print(f"\nslider, four users at once while {training} runs train: {describe(out)}; "
           f"in the page: median {out['in_page_median_ms']:.1f} ms, p90 {out['in_page_p90_ms']:.1f} ms")
+
+
+TRICK_DRAWN = """T => Array.from(document.querySelectorAll('.tw-root[data-t]')).length >= 8
+  && Array.from(document.querySelectorAll('.tw-root[data-t]')).every(r => r.dataset.t === String(T))"""
+BATCHES_DRAWN = """T => Array.from(document.querySelectorAll('.bw-root[data-t]')).length === 3
+  && Array.from(document.querySelectorAll('.bw-root[data-t]')).every(r => r.dataset.t === String(T))"""
+
+
+def test_trick_and_batches_sliders_redraw_in_the_browser(page, shipped):
+    """The Trick's T and the Batches' block size: every matrix, grid and pair list follows a key
+    press without the server; the pairs the browser writes are Python's, line for line."""
+    url, _ = shipped
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{url}/trick")
+    page.wait_for_function(f"() => ({TRICK_DRAWN})(8)", timeout=60_000)
+    trick = key_latency(page, "T (tokens, time)", TRICK_DRAWN)
+    assert page.locator(".tw-badge").inner_text().startswith("allclose: True")
+    page.goto(f"{url}/batches")
+    page.wait_for_function(f"() => ({BATCHES_DRAWN})(8)", timeout=60_000)
+    batches = key_latency(page, "Block size T (context length)", BATCHES_DRAWN)
+    T = batches["T_start"] + batches["changes"]
+    data = prepare(["Barack Obama"])
+    x, y = get_batch(data.speakers[0].train, T, 4, generator=torch.Generator().manual_seed(1337))
+    want = [f"when input is {p.context} ({p.context_text!r}) the target is {p.target} ({p.target_text!r})"
+            for p in context_target_pairs(x[0], y[0], data.tokenizer.decode)]
+    assert page.locator(".bw-pairs").inner_text().splitlines() == want
+    assert page.locator("[data-testid=stException]").count() == 0
+    result = {"machine": machine(), "trick": trick, "batches": batches}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "trick-batches-latency.json").write_text(json.dumps(result, indent=1))
+    print(f"\nTrick T slider: median {trick['median_ms']:.0f} ms, p90 {trick['p90_ms']:.0f} ms; Batches block size: "
+          f"median {batches['median_ms']:.0f} ms, p90 {batches['p90_ms']:.0f} ms")

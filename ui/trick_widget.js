@@ -15,24 +15,51 @@ function lut(stops) {
   return out;
 }
 
-function cell(v, lo, hi, colours, grey) {
-  if (v === null) return `<td style="background:${grey}" title="-inf (masked)">-inf</td>`;
-  const k = Math.max(0, Math.min(255, Math.round(255 * (v - lo) / ((hi - lo) || 1))));
-  const [r, g, b] = colours[k];
-  const ink = 0.299 * r + 0.587 * g + 0.114 * b < 140 ? "#fff" : "#222";
-  return `<td style="background:rgb(${r},${g},${b});color:${ink}" title="${v.toFixed(4)}">${v.toFixed(2)}</td>`;
-}
+const BOX = 230;  // px: every matrix is drawn in the same box at every T (no page relayout)
 
 function drawMatrix(root, d, T) {
-  const m = d.per_T[T - 1], z = m.z, colours = root.__colours;
-  const lo = m.lo, hi = m.hi;
-  const big = z.length > 8 || z[0].length > 8;  // values written in the cells up to 8 x 8, on hover past it
-  let html = `<div class="tw-title">${d.title}</div><table class="tw-m${big ? " tw-big" : ""}"><tr><th class="tw-corner">${d.y_title} \\ ${d.x_title}</th>`;
-  for (let j = 0; j < z[0].length; j++) html += `<th>${j}</th>`;
-  html += "</tr>";
-  z.forEach((row, i) => { html += `<tr><th>${i}</th>` + row.map(v => cell(v, lo, hi, colours, d.grey)).join("") + "</tr>"; });
-  root.innerHTML = html + "</table>";
-  root.dataset.t = String(T); root.dataset.rows = String(z.length); root.dataset.cols = String(z[0].length);
+  const m = d.per_T[T - 1], z = m.z, colours = root.__colours, rows = z.length, cols = z[0].length;
+  if (!root.__cv) {
+    root.innerHTML = `<div class="tw-title"></div><canvas></canvas>`;
+    root.__cv = root.querySelector("canvas");
+    root.__cv.addEventListener("mousemove", e => {  // hover: the cell's row, column and value
+      const g = root.__geom, r = root.__cv.getBoundingClientRect();
+      const j = Math.floor((e.clientX - r.left - g.left) / g.cw), i = Math.floor((e.clientY - r.top - g.top) / g.ch);
+      const v = i >= 0 && j >= 0 && i < g.rows && j < g.cols ? g.z[i][j] : undefined;
+      root.__cv.title = v === undefined ? "" : `${g.y} ${i}, ${g.x} ${j}: ${v === null ? "-inf" : v.toFixed(4)}`;
+    });
+  }
+  root.querySelector(".tw-title").textContent = d.title;
+  const dpr = window.devicePixelRatio || 1, left = 22, top = 16, W = BOX + left, H = BOX * 0.75 + top;
+  const cw = Math.min(34, BOX / cols), ch = Math.min(24, (H - top) / rows);
+  if (root.__cv.width !== Math.round(W * dpr)) {
+    root.__cv.width = Math.round(W * dpr); root.__cv.height = Math.round(H * dpr);
+    root.__cv.style.width = W + "px"; root.__cv.style.height = H + "px";
+  }
+  const ctx = root.__cv.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0); ctx.clearRect(0, 0, W, H);
+  ctx.font = "10px sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
+  const text = rows <= 8 && cols <= 8, span = (m.hi - m.lo) || 1;
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      const v = z[i][j], x = left + j * cw, y = top + i * ch;
+      let ink = "#222";
+      if (v === null) ctx.fillStyle = d.grey;
+      else {
+        const [r, g, b] = colours[Math.max(0, Math.min(255, Math.round(255 * (v - m.lo) / span)))];
+        ctx.fillStyle = `rgb(${r},${g},${b})`;
+        if (0.299 * r + 0.587 * g + 0.114 * b < 140) ink = "#fff";
+      }
+      ctx.fillRect(x, y, cw - 1, ch - 1);
+      if (text) { ctx.fillStyle = ink; ctx.fillText(v === null ? "-inf" : v.toFixed(2), x + cw / 2, y + ch / 2); }
+    }
+  }
+  ctx.fillStyle = "#666";
+  for (let j = 0; j < cols; j++) ctx.fillText(String(j), left + (j + 0.5) * cw, top / 2);
+  ctx.textAlign = "right";
+  for (let i = 0; i < rows; i++) ctx.fillText(String(i), left - 4, top + (i + 0.5) * ch);
+  root.__geom = { left, top, cw, ch, rows, cols, z, x: d.x_title, y: d.y_title };
+  root.dataset.t = String(T); root.dataset.rows = String(rows); root.dataset.cols = String(cols);
 }
 
 function drawBadge(root, d, T) {
@@ -68,6 +95,7 @@ export default function (component) {
     return;
   }
   root.__colours = data.kind === "matrix" ? lut(data.stops) : null;
+
   const draw = T => (data.kind === "badge" ? drawBadge : drawMatrix)(root, data, Math.min(T, data.per_T.length));
   draw(+(document.body.dataset.trickT || data.T));
   const listener = e => draw(e.detail);

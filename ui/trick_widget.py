@@ -18,13 +18,8 @@ _CSS = """
 .tw-slider { display: flex; flex-direction: column; gap: 0.2rem; }
 .tw-slider input { width: 100%; accent-color: #ff4b4b; }
 .tw-ends { display: flex; justify-content: space-between; font-size: 12px; opacity: 0.7; }
-.tw-title { font-weight: 600; margin: 0.2rem 0; }
-.tw-m { border-collapse: collapse; font-size: 11px; }
-.tw-m td { min-width: 2.6em; height: 1.9em; text-align: center; border: 1px solid #fff;
-          padding: 0 2px; font-size: 12px; }
-.tw-big td { min-width: 0; width: 15px; height: 15px; font-size: 0; padding: 0; }
-.tw-m th { font-weight: 400; opacity: 0.7; padding: 0 3px; font-size: 10px; }
-.tw-corner { font-size: 9px !important; text-align: left; }
+.tw-title { font-weight: 600; margin: 0.2rem 0; font-size: 12px; }
+.tw-root canvas { display: block; }
 .tw-badge { border-radius: 0.5rem; padding: 0.6rem 0.9rem; }
 .tw-ok { background: rgba(33, 195, 84, 0.15); } .tw-bad { background: rgba(255, 43, 43, 0.15); }
 """
