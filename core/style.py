@@ -100,18 +100,17 @@ def words(text: str) -> list[str]:
 
 def sentences(text: str) -> list[str]:
     """Sentences: ended by . ! or ? (and any closing quote) before a space or the end, or by a line
-    break; a period after an initial ("R.", "U.S.") or a title ("Mr.", "Jr.") or before a lowercase
-    word does not end one. Pieces without a word are dropped."""
+    break; a period after an initial ("R.", "U.S.") or a title ("Mr.", "Jr."), or any of them before a
+    lowercase word ('"Why?" she asked.'), does not end one. Pieces without a word are dropped."""
     out = []
     for para in text.translate(_APOSTROPHES).split("\n"):
         start = 0
         for m in _END.finditer(para):
+            if para[m.end():].lstrip()[:1].islower():     # '"Why?" she asked.', 'did... and'
+                continue
             if "?" not in m.group() and "!" not in m.group():
                 last = _LAST_WORD.search(para[start:m.start()])
                 if last and (len(last.group(1)) == 1 or last.group(1).lower() in _ABBREVIATIONS):
-                    continue
-                after = para[m.end():].lstrip()
-                if after[:1].islower():
                     continue
             piece = para[start:m.end()].strip()
             if _WORD.search(piece):
