@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.corpus import MAX_TEXT_BYTES, MIN_TEXT_CHARS, SpeakerError, add_user_text
+from core.corpus import MAX_TEXT_MB, MIN_TEXT_CHARS, SpeakerError, add_user_text, renamed_files
 from core.tokenizer import visible
 from ui import state
 
@@ -46,11 +46,15 @@ def add_uploaded_text() -> None:
 with st.expander("Add a speaker of your own: a UTF-8 .txt file", icon=":material/upload_file:",
                  expanded=UPLOADED in st.session_state):
     st.file_uploader("Text file (its name becomes the speaker's name)", type=["txt"], key=UPLOAD,
-                     on_change=add_uploaded_text,
-                     help=f"UTF-8 text, {MIN_TEXT_CHARS} characters to {MAX_TEXT_BYTES // 2**20} MB; kept in data/")
+                     on_change=add_uploaded_text, max_upload_size=MAX_TEXT_MB,  # the one limit: core's
+                     help=f"UTF-8 text (or UTF-16 with a byte-order mark), at least {MIN_TEXT_CHARS} characters; "
+                          "kept in data/")
     if UPLOADED in st.session_state:
         kind, message = st.session_state[UPLOADED]
         (st.error if kind == "error" else st.success)(message)
+
+for note in renamed_files():
+    st.info(note, icon=":material/drive_file_rename_outline:")
 
 speakers = []
 with state.friendly_errors():

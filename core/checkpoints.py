@@ -77,6 +77,11 @@ def _check_tensors(path: Path, record: RunRecord, weights) -> None:
             f"missing {', '.join(missing)}" if missing else "", f"unexpected {', '.join(extra)}" if extra else "",
             ", ".join(f"{k} is {list(got[k])}, the config says {list(expected[k])}" for k in wrong)]))
         raise CheckpointError(f"{path.name}: the weights do not match the model config ({detail})")
+    hollow = [k for k, v in weights.items() if not v.is_contiguous() or v.untyped_storage().nbytes()
+              < (v.storage_offset() + v.numel()) * v.element_size()]
+    if hollow:  # e.g. one stored number expanded to a 1024 x 1024 view: a tiny file claiming a huge model
+        raise CheckpointError(f"{path.name}: its tensors do not hold their own values ({', '.join(hollow[:3])} "
+                              "are views of fewer stored numbers): this is not a saved model")
     need, have = 4 * record.model.n_params(), available_bytes(torch.device("cpu"))
     if have is not None and need > have:
         raise CheckpointError(f"{path.name}: the model would need {need / 2**30:.1f} GB and this machine has "

@@ -16,7 +16,7 @@ from core import checkpoints as ck
 from core import cli_heads, cli_speak, distributed, runs, settings
 from core import record as rec
 from core.config import PRESETS, ConfigError
-from core.corpus import DEFAULT_SPEAKERS, data_root, list_speakers, load_speaker
+from core.corpus import DEFAULT_SPEAKERS, data_root, list_speakers, load_speaker, renamed_files
 from core.device import describe, pick_device, resolve_dtype
 from core.errors import UserError
 from core.evaluate import evaluate_run
@@ -30,6 +30,8 @@ def _out(args, obj, text: str) -> None:
 
 def cmd_speakers(args) -> None:
     names = list_speakers(Path(args.data_dir))
+    for note in renamed_files(Path(args.data_dir)):  # a data/ file named like a president: never a replacement
+        print(f"note: {note}", file=sys.stderr)
     if not args.stats:
         _out(args, {"speakers": names}, "\n".join(names))
         return
@@ -148,10 +150,19 @@ def _train(args) -> None:
          f"saved in {run_dir}")
 
 
+def unescape(text: str) -> str:
+    r"""--escapes: \n, \t, \u00e9 ... become the characters; every other character stays itself
+    (latin-1 with backslashreplace keeps é or ☃ whole through unicode_escape)."""
+    try:
+        return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    except UnicodeDecodeError as e:
+        raise UserError(f"--prompt has a broken escape ({e.reason}): write \\\\ for a backslash") from None
+
+
 def cmd_sample(args) -> None:
     loaded = ck.load_model(args.checkpoint, which=args.which, device=pick_device(args.device),
                            root=Path(args.out))
-    prompt = args.prompt.encode("utf-8").decode("unicode_escape") if args.escapes else args.prompt
+    prompt = unescape(args.prompt) if args.escapes else args.prompt
     text = sample_text(loaded.model, loaded.tokenizer, prompt, args.max_new_tokens, args.temperature,
                        args.top_k, args.seed, use_cache=not args.no_cache, window=args.window,
                        dtype=args.dtype)

@@ -17,8 +17,10 @@ from core.errors import UserError
 
 DEFAULT_SPEAKERS = ("Barack Obama", "Donald J. Trump", "Joseph R. Biden Jr.")
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+SHADOW_SUFFIX = " (data file)"  # a data/ file named like a bundled speaker gets this, never replaces it
 TRAIN_FRACTION = 0.9
-MAX_TEXT_BYTES = 20 * 1024 * 1024  # a .txt speaker larger than this is refused
+MAX_TEXT_MB = 20                   # a .txt speaker larger than this many MB (10**6 bytes) is refused; the
+MAX_TEXT_BYTES = MAX_TEXT_MB * 10**6  # Speeches page gives it to its uploader (which counts MB as 10**6 bytes)
 MIN_TEXT_CHARS = 200               # an added text shorter than this is refused: too little to split
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .,'_-]{0,59}$")
 
@@ -121,30 +123,82 @@ def sotu_speakers() -> tuple[str, ...]:
 
 
 def file_speakers(data_dir: Path | None = None) -> dict[str, Path]:
-    """Speaker name (file stem) -> path, for every .txt in data_dir (default: data_root())."""
+    """Speaker name -> path, for every .txt in data_dir (default: data_root()). The name is the file's
+    stem, except for a file named like a bundled president ("Barack Obama.txt"): it never replaces
+    the president's addresses, it becomes "Barack Obama (data file)" (see renamed_files)."""
     data_dir = Path(data_dir or data_root())
     if not data_dir.is_dir():
         return {}
-    return {p.stem: p for p in sorted(data_dir.glob("*.txt")) if p.is_file()}
+    paths = [p for p in sorted(data_dir.glob("*.txt")) if p.is_file()]
+    out = {p.stem: p for p in paths}
+    bundled = {n.lower() for n in sotu_speakers()}
+    for p in paths:
+        if p.stem.lower() in bundled:
+            del out[p.stem]
+            name, i = f"{p.stem}{SHADOW_SUFFIX}", 2
+            while name in out:
+                name, i = f"{p.stem}{SHADOW_SUFFIX[:-1]} {i})", i + 1
+            out[name] = p
+    return dict(sorted(out.items(), key=lambda kv: kv[1].name))
+
+
+def renamed_files(data_dir: Path | None = None) -> list[str]:
+    """One line for each data/ file that was given a distinct name because a bundled speaker has its
+    stem (what the Speeches page and `core speakers` say)."""
+    return [f"{path.name} is the speaker {name!r}: {path.stem!r} is a president of the bundled addresses, "
+            "whose speeches it does not replace (rename the file to choose its name)"
+            for name, path in file_speakers(data_dir).items() if name != path.stem]
 
 
 def list_speakers(data_dir: Path | None = None) -> list[str]:
     """The default three first, then every other president, then the user's files."""
     rest = [n for n in sotu_speakers() if n not in DEFAULT_SPEAKERS]
-    files = [n for n in file_speakers(data_dir) if n not in DEFAULT_SPEAKERS and n not in rest]
+    files = list(file_speakers(data_dir))  # never a bundled name (see file_speakers)
     return list(DEFAULT_SPEAKERS) + rest + files
 
 
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32"), (b"\x00\x00\xfe\xff", "utf-32-be", "UTF-32"),
+         (b"\xff\xfe", "utf-16-le", "UTF-16"), (b"\xfe\xff", "utf-16-be", "UTF-16"))
+
+
+def _looks_like_utf16(raw: bytes) -> bool:
+    """UTF-16 without a byte-order mark: most text puts a zero byte in every other place."""
+    if len(raw) < 4 or len(raw) % 2:
+        return False
+    for zeros, codec in ((raw[1::2], "utf-16-le"), (raw[0::2], "utf-16-be")):
+        if zeros.count(0) >= 0.6 * len(zeros):
+            try:
+                text = raw.decode(codec)
+            except UnicodeDecodeError:
+                continue
+            return sum(c.isprintable() or c.isspace() for c in text) >= 0.95 * len(text)
+    return False
+
+
 def read_user_text(raw: bytes, name: str = "text") -> str:
-    """Decode an uploaded or on-disk text; refuse what is not usable with a clear message."""
+    """Decode an uploaded or on-disk text (UTF-8; UTF-16 or UTF-32 with a byte-order mark); refuse what
+    is not usable with a clear message."""
     if len(raw) > MAX_TEXT_BYTES:
-        raise SpeakerError(f"{name}: {len(raw) / 1e6:.1f} MB is over the {MAX_TEXT_BYTES / 1e6:.0f} MB limit")
-    if b"\x00" in raw:
+        raise SpeakerError(f"{name}: {len(raw) / 1e6:.1f} MB is over the {MAX_TEXT_MB} MB limit")
+    bom = next(((b, codec, label) for b, codec, label in _BOMS if raw.startswith(b)), None)
+    if bom is not None:
+        try:
+            text = raw[len(bom[0]):].decode(bom[1])
+        except UnicodeDecodeError as e:
+            raise SpeakerError(f"{name}: starts like {bom[2]} text but is not valid {bom[2]} "
+                               f"(bad bytes at position {e.start + len(bom[0])}): save it as UTF-8") from None
+        if "\x00" in text:
+            raise SpeakerError(f"{name}: this {bom[2]} file holds zero characters: it looks like a binary file")
+    elif b"\x00" in raw:
+        if _looks_like_utf16(raw):
+            raise SpeakerError(f"{name}: this looks like UTF-16 text without a byte-order mark, which cannot be "
+                               "read with certainty: save it as UTF-8 (or as UTF-16 with a byte-order mark)")
         raise SpeakerError(f"{name}: this looks like a binary file, not text")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise SpeakerError(f"{name}: not UTF-8 text (bad byte at position {e.start})") from None
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise SpeakerError(f"{name}: not UTF-8 text (bad byte at position {e.start})") from None
     if not text.strip():
         raise SpeakerError(f"{name}: the text is empty")
     return text

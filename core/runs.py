@@ -129,8 +129,8 @@ def validate(request: RunRequest, root: Path | None = None) -> tuple[ModelConfig
     return record.model, record.train
 
 
-def _check_limit(root: Path, adding: int = 1) -> None:
-    active = [r for r in rec.list_runs(root) if r.active]
+def _check_limit(root: Path, adding: int = 1, exclude: str | None = None) -> None:
+    active = [r for r in rec.list_runs(root) if r.active and r.name != exclude]
     if len(active) + adding > MAX_CONCURRENT:
         raise ConfigError(f"{len(active)} run(s) already training{' and ' + str(adding) + ' new' if adding > 1 else ''}"
                           f": the limit is {MAX_CONCURRENT} at once; stop one or wait for it to finish")
@@ -215,6 +215,8 @@ def execute(run_dir: Path, *, callbacks=(), stop=None, max_iters: int | None = N
         if record.step >= record.max_iters and record.status != "queued":
             raise ConfigError(f"{record.name} already reached its {record.max_iters:,} steps: give more "
                               "iterations (--max-iters)")
+        if main and record.status != "queued":  # a resume (CLI, torchrun); a queued run was counted when queued
+            _check_limit(run_dir.parent, exclude=record.name)
         data = prepare(record.speakers, clean=record.clean, tokenizer=record.tokenizer(), data_dir=data_dir)
         start, said = _start_state(run_dir, record, run_dir.parent)
         if on_start is not None and said:
@@ -225,9 +227,7 @@ def execute(run_dir: Path, *, callbacks=(), stop=None, max_iters: int | None = N
             for stale in run_dir.glob(".*.tmp"):  # a write cut short by a kill: the file it replaced is whole
                 stale.unlink(missing_ok=True)
             record.pid = os.getpid()
-        flag = stop if stop is not None else StopFlag(run_dir)
-        if stop is not None and not hasattr(stop, "file"):
-            flag = _Either(stop, StopFlag(run_dir))
+        flag = StopFlag(run_dir) if stop is None else _Either(stop, StopFlag(run_dir))  # a signal, or the file
         recorder = [Recorder(run_dir, record, data, samples=samples)] if main else []
         return fit(data, record.model, record.train, start=start, callbacks=[*recorder, *callbacks], stop=flag)
     finally:

@@ -12,12 +12,14 @@ The model sees at most block_size tokens. What happens when the text outgrows th
 With the cache, a core.decoder.Decoder runs the model (bf16 weights for a big one: `dtype`)."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
 
+from core.config import TrainConfig
 from core.decoder import Decoder, KVCache
 from core.errors import UserError
 from core.gpt import GPT
@@ -27,8 +29,18 @@ from core.tokenizer import CharTokenizer
 def check_sampling(temperature: float, top_k: int | None, vocab_size: int) -> None:
     if not temperature > 0:
         raise UserError(f"temperature must be above 0 (try 0.8 or 1.0), got {temperature}")
+    if not math.isfinite(temperature):  # an infinite temperature draws uniform noise, whatever the model
+        raise UserError(f"temperature must be a finite number (try 0.8 or 1.0), got {temperature}")
     if top_k is not None and not 1 <= top_k <= vocab_size:
         raise UserError(f"top-k must be between 1 and the vocabulary size {vocab_size}, got {top_k}")
+
+
+def check_seed(seed: int) -> int:
+    """A sampling seed lies in the range declared for a training seed (TrainConfig.seed)."""
+    meta = TrainConfig.__dataclass_fields__["seed"].metadata
+    if isinstance(seed, bool) or not isinstance(seed, int) or not meta["lo"] <= seed <= meta["hi"]:
+        raise UserError(f"seed must be a whole number between {meta['lo']:,} and {meta['hi']:,}, got {seed!r}")
+    return seed
 
 
 def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
@@ -130,6 +142,6 @@ def sample_text(model, tokenizer: CharTokenizer, prompt: str, max_new_tokens: in
                 temperature: float = 1.0, top_k: int | None = None, seed: int | None = None,
                 use_cache: bool = True, window: str = DEFAULT_WINDOW, dtype: str = "auto") -> str:
     """The prompt's continuation as text (without the prompt), reproducible from seed."""
-    g = torch.Generator().manual_seed(seed) if seed is not None else None
+    g = torch.Generator().manual_seed(check_seed(seed)) if seed is not None else None
     return "".join(s.char for s in stream(model, tokenizer, prompt, max_new_tokens,
                                           temperature, top_k, g, use_cache, window, dtype))
