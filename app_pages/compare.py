@@ -8,7 +8,7 @@ import streamlit as st
 from core.checkpoints import BEST
 from core.compare import excerpt, loss_matrix, speaker_runs, who_said_it
 from core.tokenizer import visible
-from ui import charts, state
+from ui import charts, state, style_section
 
 VMAX = 6.0   # surprisal (nats) at which the colour saturates; ln(vocab ~88) ~ 4.5 is a uniform guess
 STOPS = ((0.0, (255, 255, 255)), (0.45, (254, 224, 139)), (1.0, (215, 48, 39)))  # white -> yellow -> red
@@ -65,6 +65,7 @@ st.markdown(
     "text, which no model trained on, and the speakers' styles show up as numbers.")
 
 speakers = state.chosen_speakers()
+style_section.render(speakers)   # words and style figures: no model needed
 chosen = speaker_runs(state.runs("gpt"), speakers, "gpt")
 runs = {s: r for s, r in chosen.items() if r}
 missing = [s for s, r in chosen.items() if r is None]
