@@ -117,7 +117,7 @@ with state.friendly_errors():
                 continue
             loss = run.best_val_loss
             cfg = run.model
-            st.caption(f"run **{run.name}** · {cfg.get('model_type')} · "
+            st.caption(f"run **{run.name}** · {cfg.model_type} · "
                        f"{run.n_params:,} params · block {cfg.block_size}"
                        + (f" · val loss {loss:.3f}" if loss is not None else ""))
             holders[label] = st.empty()
