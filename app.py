@@ -24,6 +24,7 @@ PAGES = [
     st.Page("app_pages/train.py", title="7. Train", icon=":material/model_training:"),
     st.Page("app_pages/generate.py", title="8. Generate", icon=":material/edit_note:"),
     st.Page("app_pages/compare.py", title="9. Compare", icon=":material/compare_arrows:"),
+    st.Page("app_pages/speak.py", title="10. Speak like them", icon=":material/campaign:"),
 ]
 
 state.configure_torch()

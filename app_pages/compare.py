@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from core.checkpoints import BEST
-from core.compare import excerpt, loss_matrix, speaker_runs, who_said_it
+from core.compare import excerpt, loss_matrix, who_said_it
 from core.tokenizer import visible
-from ui import charts, state, style_section
+from ui import attribution_section, charts, speak, state, style_section
 
 VMAX = 6.0   # surprisal (nats) at which the colour saturates; ln(vocab ~88) ~ 4.5 is a uniform guess
 STOPS = ((0.0, (255, 255, 255)), (0.45, (254, 224, 139)), (1.0, (215, 48, 39)))  # white -> yellow -> red
@@ -59,14 +59,15 @@ def legend_html() -> str:
 
 st.title("9. Compare: whose model knows whose words")
 st.markdown(
-    "Every model below has the same architecture and the same character vocabulary, trained on one "
-    "speaker alone. The loss of a model on a text is how surprised it is, on average, by each next "
-    "character (nats per character; lower is better). Score each model on each speaker's **validation** "
+    "Every model below has the same architecture and vocabulary, and learned one speaker: trained on that "
+    "speaker alone, or fine-tuned on that speaker from a base model (see *Speak like them*). The loss of a "
+    "model on a text is how surprised it is, on average, by each next character (nats per character; lower is "
+    "better). Score each model on each speaker's **validation** "
     "text, which no model trained on, and the speakers' styles show up as numbers.")
 
 speakers = state.chosen_speakers()
 style_section.render(speakers)   # words and style figures: no model needed
-chosen = speaker_runs(state.runs("gpt"), speakers, "gpt")
+chosen = speak.choose_models(speakers)
 runs = {s: r for s, r in chosen.items() if r}
 missing = [s for s, r in chosen.items() if r is None]
 if not runs:
@@ -175,3 +176,5 @@ with state.friendly_errors():
     for name, mean, s in zip(g.models, g.mean_loss, g.surprisal):
         st.markdown(f"{name}'s model · mean {mean:.3f} nats/char")
         st.html(surprisal_html(text, s))
+
+attribution_section.render(speakers)

@@ -51,7 +51,7 @@ class ProgressBar:
         self.val = self.train_loss = None
 
     def __call__(self, e) -> None:
-        if isinstance(e, EvalEvent):
+        if isinstance(e, EvalEvent) and e.kind == "eval":
             self.val, self.train_loss = e.val_loss, e.train_loss
             if not self.tty:
                 print(f"step {e.step:>6}/{self.total}  train {e.train_loss:.4f}  val {e.val_loss:.4f}"

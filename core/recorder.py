@@ -84,7 +84,7 @@ class Recorder:
                 self._save_record()
                 self._log(asdict(e))
             return
-        if r.best_step is not None and (self.dir / rec.BEST).exists():
+        if e.status == "finished" and r.best_step is not None and (self.dir / rec.BEST).exists():
             r.val_loss_full = full_val_losses(self.dir / rec.BEST, self.data, self.device)
         self._save_record()
         self._log(asdict(e))

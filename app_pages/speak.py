@@ -1,0 +1,102 @@
+"""The lecture's last chapter made live: pretrain a base on every other president's addresses
+(pretraining learns the language), fine-tune it on one speaker (fine-tuning learns the speaker),
+and set the result beside the same speaker's model trained from scratch."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import runs
+from ui import speak, state
+from ui.train_form import GROUP, SELECTED, WATCHED, watch
+
+st.title("10. Speak like them: pretrain, then fine-tune")
+st.markdown(
+    "A speaker's own addresses are a few hundred thousand characters: a small model trained on them alone "
+    "learns English and the speaker at once, and learns English badly (*hofgen people*). The lecture ends on "
+    "the fix: **pretraining** on a large body of text learns the language, then **fine-tuning** the same "
+    "weights on the speaker, with a small learning rate for a few hundred steps, learns the speaker. Here "
+    "the base model read every other president's State of the Union addresses (none of the chosen speakers' "
+    "text, so their validation text is new to it); each speaker's model starts from its weights.")
+
+bases = speak.bases()
+if not bases:
+    st.info("No base model yet. Pretrain one with `python -m core pretrain` (about 12 minutes on 2 CPU cores "
+            "for the tiny architecture), or start one from the Train page.")
+    st.stop()
+base = {b.name: b for b in bases}[st.selectbox("Base model", [b.name for b in bases], key="speak_base",
+                                               help="A run pretrained on many presidents' addresses")]
+st.caption(f"**{base.name}**: {base.model.n_params():,} parameters, {base.step:,} steps on {len(base.speakers)} "
+           f"presidents' addresses, vocabulary of {base.model.vocab_size} characters, best val loss "
+           + (f"{base.best_val_loss:.3f}" if base.best_val_loss is not None else "?"))
+
+records = state.runs("gpt")
+speakers = state.chosen_speakers()
+rows, trio = [], {}
+with state.friendly_errors():
+    for s in speakers:
+        ft, scratch = speak.newest(records, s, base.name), speak.newest(records, s, None)
+        trio[s] = (ft, scratch)
+        seen = speak.seen_in_pretraining(base, s)
+        rows.append({"speaker": s + (" (val text seen in pretraining)" if seen else ""),
+                     "base, zero-shot": speak.zero_shot(str(base.path), speak.mtime(base), s, True),
+                     "fine-tuned": speak.val_loss(ft, s) if ft else None,
+                     "from scratch": speak.val_loss(scratch, s) if scratch else None,
+                     "fine-tuned run": ft.name if ft else "not yet",
+                     "scratch run": scratch.name if scratch else "none"})
+    st.subheader("Loss on each speaker's validation text (nats per character, lower is better)")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                 column_config={k: st.column_config.NumberColumn(format="%.3f")
+                                for k in ("base, zero-shot", "fine-tuned", "from scratch")})
+    if any(speak.seen_in_pretraining(base, s) for s in speakers):
+        st.warning("A speaker marked *seen in pretraining* has addresses in the base model's training text: its "
+                   "validation text is not new to the base, so its losses here flatter the base.")
+
+st.subheader("One prompt, one seed, three models")
+c1, c2, c3 = st.columns([3, 1, 1])
+prompt = c1.text_input("Prompt", "My fellow Americans, ", key="speak_prompt")
+seed = c2.number_input("Seed", 0, 2**31 - 1, 1337, key="speak_seed")
+temperature = c3.slider("Temperature", 0.1, 1.5, 0.8, 0.05, key="speak_temperature")
+with state.friendly_errors():
+    for s in speakers:
+        ft, scratch = trio.get(s, (None, None))
+        st.markdown(f"**{s}**")
+        cols = st.columns(3)
+        for col, (label, run) in zip(cols, (("base", base), ("fine-tuned", ft), ("from scratch", scratch))):
+            if run is None:
+                col.caption(f"{label}: no run yet")
+                continue
+            text = speak.sample(str(run.path), speak.mtime(run), prompt, 240, int(seed), float(temperature))
+            col.caption(f"{label} · {run.name}")
+            col.code(prompt + text, language=None, wrap_lines=True)
+
+
+def fine_tune(speaker: str, base_name: str) -> None:
+    try:
+        started = runs.start_group([runs.RunRequest.make([speaker], "gpt", "finetune", state.cleaning(), base_name)],
+                                   state.runs_root())
+    except state.USER_ERRORS as e:
+        st.session_state["speak_msg"] = ("error", f"Nothing was started: {e}")
+        return
+    r = started[0].record
+    st.session_state[GROUP], st.session_state[SELECTED] = r.group, r.name
+    watch([r.name, *(st.session_state.get(WATCHED) or [])])
+    st.session_state["speak_msg"] = ("success", f"Started **{r.name}**: follow it on the Train page.")
+
+
+st.subheader("Fine-tune another speaker")
+names = state.speaker_names()
+c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+who = c1.selectbox("Speaker", names, index=names.index("Abraham Lincoln") if "Abraham Lincoln" in names else 0,
+                   key="speak_new_speaker")
+c2.button("Fine-tune from the base", key="speak_finetune", type="primary", icon=":material/play_arrow:",
+          on_click=fine_tune, args=(who, base.name),
+          help="600 steps at a small learning rate, in the background (the finetune preset)")
+if speak.seen_in_pretraining(base, who):
+    st.caption(f"{who}'s addresses are in {base.name}'s training text: the base has already seen this speaker's "
+               "validation text, so every loss for this speaker says so.")
+if "speak_msg" in st.session_state:
+    level, text = st.session_state["speak_msg"]
+    getattr(st, level)(text)
+    if level == "success":
+        st.page_link("app_pages/train.py", label="Watch it train and learn to speak", icon=":material/model_training:")
