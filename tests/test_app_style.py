@@ -58,7 +58,7 @@ def test_distinctive_words_and_figures_side_by_side(expected):
     for name, table in zip(DEFAULT_SPEAKERS, tables):
         assert table["word"].tolist() == [d.word for d in expected.distinctive[name]]
         assert table["said"].tolist() == [d.count for d in expected.distinctive[name]]
-        assert table["others per 1k"].tolist() == pytest.approx([d.rest_per_1000 for d in expected.distinctive[name]])
+        assert table["others"].tolist() == pytest.approx([d.rest_per_1000 for d in expected.distinctive[name]])
     figs = tables[-1]
     assert list(figs.columns) == list(DEFAULT_SPEAKERS)
     for f in expected.figures:

@@ -35,9 +35,16 @@ def words_figure(name: str, top: tuple[style.Distinctive, ...]):
     return fig
 
 
+def word_columns() -> dict:
+    return {"z": st.column_config.NumberColumn(format="%.1f", help="log-odds ratio / its standard error"),
+            "said": st.column_config.NumberColumn(help="times this speaker said it"),
+            "per 1k": st.column_config.NumberColumn(format="%.2f", help="per 1,000 of this speaker's words"),
+            "others": st.column_config.NumberColumn(format="%.2f", help="per 1,000 of the others' words")}
+
+
 def words_table(top: tuple[style.Distinctive, ...]) -> pd.DataFrame:
     return pd.DataFrame([{"word": d.word, "z": d.z, "said": d.count, "per 1k": d.per_1000,
-                          "others per 1k": d.rest_per_1000} for d in top])
+                          "others": d.rest_per_1000} for d in top])
 
 
 def figures_table(figures: tuple[style.StyleFigures, ...]) -> pd.DataFrame:
@@ -74,9 +81,7 @@ def render(speakers: list[str]) -> None:
                 with col:
                     st.plotly_chart(words_figure(name, r.distinctive[name]), key=f"style_words_{row}_{name}")
                     st.dataframe(words_table(r.distinctive[name]), hide_index=True, width="stretch",
-                                 column_config={"z": st.column_config.NumberColumn(format="%.1f"),
-                                                "per 1k": st.column_config.NumberColumn(format="%.2f"),
-                                                "others per 1k": st.column_config.NumberColumn(format="%.2f")})
+                                 column_config=word_columns())
                     st.caption(f"Against {r.rest[name]}; prior worth {r.prior_mass[name]:,.0f} words "
                                f"({style.PRIOR_SHARE:.0%} of the smaller side).")
         st.markdown("**Plain style figures**, side by side (cleaned text)")
