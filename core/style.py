@@ -20,9 +20,10 @@ PRIOR_SHARE (4%) of the smaller side's word count: ~1,000 pseudo-words for Biden
 against Obama and Trump together. Why small: the prior pulls each side's rate toward the background
 rate, the smaller side harder, and the background is 230 years of English whose function-word rates
 are not today's ("the" is 7.0% of it, 4.4-4.7% of the three modern presidents). Measured on the
-default three: with a_0 = 100,000 "the" and "of" top Biden's and Trump's lists (a difference the
-prior made), with a_0 = the whole background (2.0M) the same; with a_0 from 100 to 3,000 the top 8
-words are the same and none of the raw top three ("the", "and", "to") is among any speaker's top 40.
+default three (each against the other two): with a_0 = 100,000-190,000 (share 4) "the" and "of" top
+Trump's and Biden's lists, a difference the prior made, and with a_0 = the whole background (2.0M)
+the same; at shares 0.4% and 4% (a_0 = 100-1,900) each speaker's top 8 are the same words and none
+of "the", "and", "to", "of" is in any top 60; at 12% "the" enters Biden's top 60.
 Relative, not fixed, so that a short text of the user's is not swamped by its prior.
 
 Style figures count on the same words: words per sentence (mean, median), "I"/"me"/"my" and
