@@ -19,7 +19,7 @@ the half count gives a word the background never used a prior too. Its total mas
 PRIOR_SHARE (4%) of the smaller side's word count: ~1,000 pseudo-words for Biden (24,897 words)
 against Obama and Trump together. Why small: the prior pulls each side's rate toward the background
 rate, the smaller side harder, and the background is 230 years of English whose function-word rates
-are not today's ("the" is 7.0% of it, 4.4-4.7% of the three modern presidents). Measured on the
+are not today's ("the" is 8.4% of it, 4.4-4.7% of the three modern presidents). Measured on the
 default three (each against the other two): with a_0 = 100,000-190,000 (share 4) "the" and "of" top
 Trump's and Biden's lists, a difference the prior made, and with a_0 = the whole background (2.0M)
 the same; at shares 0.4% and 4% (a_0 = 100-1,900) each speaker's top 8 are the same words and none
