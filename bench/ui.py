@@ -16,7 +16,8 @@ RESULTS = ROOT / "test-results"
 TESTS = ["tests/test_browser.py::test_attention_slider_redraws_heatmap_and_latency",
          "tests/test_browser_train.py", "tests/test_browser_perf.py"]
 FILES = {"idle": "attention-latency.json", "training": "attention-latency-training.json", "app": "app-perf.json",
-         "one_user": "attention-latency-one-user.json", "four_users": "attention-latency-four-users.json"}
+         "one_user": "attention-latency-one-user.json", "four_users": "attention-latency-four-users.json",
+         "trick_batches": "trick-batches-latency.json"}
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- slider: written by tests/test_browser_perf.py -->", "<!-- /slider -->"
 
@@ -50,7 +51,7 @@ def measure(rounds: int = 1) -> dict:
     }
 
 
-def slider_section(one: dict | None, four: dict | None) -> str:
+def slider_section(one: dict | None, four: dict | None, tb: dict | None = None) -> str:
     """docs/benchmarks.md's section on the context slider, from the browser tests' records."""
     m = (four or one or {}).get("machine", {})
     lines = [BEGIN, "## The context slider (chromium, drawn in the browser)", "",
@@ -70,6 +71,12 @@ def slider_section(one: dict | None, four: dict | None) -> str:
                      f"| {four['whole_median_ms']:.0f} ms | {four['whole_p90_ms']:.0f} ms "
                      f"| {four['in_page_median_ms']:.1f} / {four['in_page_p90_ms']:.1f} ms "
                      f"| {four['machine']['load_1m']:.1f} | <= 50 / 100 ms |")
+    for name, label in (("trick", "Trick page, T slider"), ("batches", "Batches page, block-size slider")):
+        if tb:
+            r = tb[name]
+            lines.append(f"| {label}, one user, key press -> every matrix redrawn ({r['changes']} fresh T) "
+                         f"| {r['median_ms']:.0f} ms | {r['p90_ms']:.0f} ms | | {tb['machine']['load_1m']:.1f} "
+                         f"| <= 50 / 100 ms |")
     if one:
         d = one["drag"]
         lines += ["", f"Dragging the thumb with the mouse: {d['frames_per_s']:.0f} redraws a second "
@@ -90,7 +97,7 @@ def record_slider() -> None:
     def load(name):
         path = RESULTS / FILES[name]
         return json.loads(path.read_text()) if path.exists() else None
-    section = slider_section(load("one_user"), load("four_users"))
+    section = slider_section(load("one_user"), load("four_users"), load("trick_batches"))
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
     if BEGIN in text and END in text:
         text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]

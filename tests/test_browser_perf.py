@@ -249,5 +249,6 @@ def test_trick_and_batches_sliders_redraw_in_the_browser(page, shipped):
     result = {"machine": machine(), "trick": trick, "batches": batches}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "trick-batches-latency.json").write_text(json.dumps(result, indent=1))
+    record_slider()
     print(f"\nTrick T slider: median {trick['median_ms']:.0f} ms, p90 {trick['p90_ms']:.0f} ms; Batches block size: "
           f"median {batches['median_ms']:.0f} ms, p90 {batches['p90_ms']:.0f} ms")
