@@ -58,7 +58,7 @@ checkpoints: $(APP_STAMP)
 	  $(PY) -m core train --speaker "$$s" --model gpt --preset tiny --name "$$slug-gpt-tiny" --out checkpoints || exit 1; \
 	done
 	rm -rf checkpoints/$(BASE)
-	OMP_NUM_THREADS=1 $(PY) -m core pretrain --preset tiny --max-iters 9000 --eval-interval 500 --eval-iters 20 \
+	OMP_NUM_THREADS=1 $(PY) -m core pretrain --preset tiny --max-iters 6000 --eval-interval 500 --eval-iters 20 \
 	  --name $(BASE) --out checkpoints
 	@for s in $(SHIPPED); do \
 	  slug=$$(echo "$$s" | tr 'A-Z' 'a-z' | sed -E 's/[^a-z0-9]+/-/g; s/^-|-$$//g'); \

@@ -1,0 +1,76 @@
+"""Who said it: batched sliding-context surprisal against the page's per-character oracle, the
+posterior, and the accuracy curve on the shipped speaker models against the n-gram baseline."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import BIDEN, OBAMA, TRUMP, one_thread  # noqa: F401 (autouse)
+
+from core import checkpoints as ck
+from core.attribution import accuracy_curve, surprisal, surprisal_rows, verdict, who_said
+from core.corpus import load_speaker
+from core.errors import UserError
+from core.evaluate import per_char_loss
+
+SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
+SPEAKERS = (OBAMA, TRUMP, BIDEN)
+
+
+@pytest.fixture(scope="module")
+def models():
+    loaded = {s: ck.load_model(f"{s.lower().replace('.', '').replace(' ', '-')}-gpt-tiny", root=SHIPPED)
+              for s in SPEAKERS}
+    return {s: ld.model for s, ld in loaded.items()}, loaded[OBAMA].tokenizer
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return {s: load_speaker(s).split() for s in SPEAKERS}
+
+
+def test_sliding_surprisal_equals_the_per_character_oracle(models, splits):
+    mods, tok = models
+    text = splits[OBAMA][1][:300]
+    got = surprisal(mods[OBAMA], tok.encode_tensor(text), "slide")
+    assert torch.allclose(got, per_char_loss(mods[OBAMA], tok, text), atol=1e-4)
+
+
+def test_batched_rows_equal_one_at_a_time_and_reset_restarts_each_block(models, splits):
+    mods, tok = models
+    texts = [splits[s][1][1000:1150] for s in SPEAKERS]
+    X = torch.stack([tok.encode_tensor(t) for t in texts])
+    rows = surprisal_rows(mods[TRUMP], X, "slide")
+    for i, t in enumerate(texts):
+        assert torch.allclose(rows[i], surprisal(mods[TRUMP], tok.encode_tensor(t)), atol=1e-4)
+    ids = tok.encode_tensor(texts[0])
+    reset = surprisal(mods[TRUMP], ids, "reset")
+    T = mods[TRUMP].config.block_size
+    first = per_char_loss(mods[TRUMP], tok, texts[0][:T + 1])  # the first block alone: no context before it
+    assert torch.allclose(reset[:T], first, atol=1e-4)
+    assert not torch.allclose(reset[T:2 * T], surprisal(mods[TRUMP], ids, "slide")[T:2 * T])
+
+
+def test_the_posterior_is_bayes_with_equal_priors():
+    v = verdict({"a": 1.0, "b": 1.1, "c": 2.0}, chars=20)
+    assert v.guess == "a" and math.isclose(sum(v.probabilities.values()), 1.0)
+    assert math.isclose(v.probabilities["a"] / v.probabilities["b"], math.exp(0.1 * 20), rel_tol=1e-9)
+
+
+def test_who_said_refuses_what_it_cannot_score(models):
+    mods, tok = models
+    with pytest.raises(UserError, match="two characters"):
+        who_said(mods, tok, "a")
+    with pytest.raises(UserError, match="do not know"):
+        who_said(mods, tok, "caf\u00e9 \u4e2d")
+
+
+def test_accuracy_grows_with_length_and_beats_chance(models, splits):
+    curve = accuracy_curve({"from scratch": models}, {s: splits[s][1] for s in SPEAKERS},
+                           {s: splits[s][0] for s in SPEAKERS}, lengths=(25, 500), per_speaker=12, seed=3)
+    assert curve.counts == [36, 36] and curve.chance == pytest.approx(1 / 3)
+    scratch, ngram = curve.methods["from scratch"], curve.methods["n-gram"]
+    assert scratch[1] > scratch[0] and scratch[1] > 0.6 and ngram[1] > 1 / 3
+    assert sum(sum(row.values()) for row in curve.confusion["n-gram"]["500"].values()) == 36
