@@ -116,7 +116,7 @@ def _train(args) -> None:
                                                not args.no_clean, **overrides)
         else:
             request = runs.RunRequest.make(speakers, args.model, args.preset, not args.no_clean, args.init_from,
-                                           **overrides)
+                                           unknown=args.unknown, **overrides)
         device = distributed.device_for(ctx, pick_device(args.device))
 
         def create() -> str:
@@ -212,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="RUN", help="continue this run from its latest checkpoint (or its best "
                    "weights with a fresh optimizer, when it kept no latest.pt)")
     t.add_argument("--init-from", metavar="RUN", help="start from this run's weights and vocabulary (fine-tuning)")
+    t.add_argument("--unknown", choices=["refuse", "drop", "space"], default="refuse",
+                   help="with --init-from: characters of the speaker's text outside the base's vocabulary are "
+                        "refused (default, with their list), dropped, or replaced by a space")
     t.add_argument("--run", metavar="RUN", help=argparse.SUPPRESS)  # train a run queued by the app
     t.add_argument("--no-clean", action="store_true", help="keep [Applause]-style stage notes")
     settings.add_flags(t)

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from core.corpus import DEFAULT_SPEAKERS, Speaker, SpeakerError, load_speaker
-from core.tokenizer import CharTokenizer
+from core.tokenizer import CharTokenizer, UnknownCharError
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,32 @@ def shared_vocabulary(speakers: list[Speaker]) -> CharTokenizer:
     return CharTokenizer.from_texts(s.text for s in speakers)
 
 
-def encode_speaker(speaker: Speaker, tokenizer: CharTokenizer) -> SpeakerData:
-    train_text, val_text = speaker.split()
+UNKNOWN = ("refuse", "drop", "space")  # what to do with characters outside a given vocabulary
+
+
+def fit_to_vocabulary(text: str, tokenizer: CharTokenizer, unknown: str) -> str:
+    """text with the characters outside the vocabulary dropped, or replaced by a space."""
+    if unknown == "refuse" or not tokenizer.unknown(text):
+        return text
+    sub = " " if unknown == "space" and " " in tokenizer.stoi else ""
+    return "".join(c if c in tokenizer.stoi else sub for c in text)
+
+
+def encode_speaker(speaker: Speaker, tokenizer: CharTokenizer, unknown: str = "refuse") -> SpeakerData:
+    train_text, val_text = (fit_to_vocabulary(t, tokenizer, unknown) for t in speaker.split())
+    missing = tokenizer.unknown(train_text + val_text)
+    if missing:
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        shown = ", ".join(f"{c!r}" for c in missing[:10]) + more
+        raise UnknownCharError(missing, f"{speaker.name}'s text holds characters the model's vocabulary does not "
+                                        f"have: {shown}. Nothing was changed: drop them, or replace each with a "
+                                        "space (--unknown drop / --unknown space, or the choice on the Train page)")
     return SpeakerData(speaker, tokenizer.encode_tensor(train_text), tokenizer.encode_tensor(val_text))
 
 
 def prepare(names: list[str] | tuple[str, ...], clean: bool = True,
             vocab_speakers: tuple[str, ...] = DEFAULT_SPEAKERS, data_dir: Path | None = None,
-            tokenizer: CharTokenizer | None = None) -> TrainingData:
+            tokenizer: CharTokenizer | None = None, unknown: str = "refuse") -> TrainingData:
     """Load the training speakers; build the vocabulary over them and vocab_speakers (so the
     default three always share one), unless a tokenizer is given (e.g. to resume a run)."""
     names = list(dict.fromkeys(names))
@@ -51,6 +69,6 @@ def prepare(names: list[str] | tuple[str, ...], clean: bool = True,
     if tokenizer is None:
         extra = [load_speaker(n, clean, data_dir) for n in vocab_speakers if n not in names]
         tokenizer = shared_vocabulary(speakers + extra)
-    parts = tuple(encode_speaker(s, tokenizer) for s in speakers)
+    parts = tuple(encode_speaker(s, tokenizer, unknown) for s in speakers)
     return TrainingData(tokenizer, parts,
                         torch.cat([p.train for p in parts]), torch.cat([p.val for p in parts]))

@@ -115,6 +115,7 @@ class RunRecord:
     train: TrainConfig
     vocab: str                          # the CharTokenizer's JSON: the vocabulary the weights index
     clean: bool = True                  # stage notes like [Applause] dropped
+    unknown: str = "refuse"             # characters outside a base's vocabulary: refuse, drop or space
     preset: str | None = None
     init_from: str | None = None        # the run whose weights this one started from (None: from scratch)
     init_step: int | None = None        # ... and that run's step
@@ -208,7 +209,7 @@ class RunRecord:
             raise RecordError("the run has no name")
         return cls(
             name=rec_name, speakers=speakers, model=model, train=train, vocab=vocab,
-            clean=bool(d.get("clean", True)), **strings,
+            clean=bool(d.get("clean", True)), unknown=str(d.get("unknown") or "refuse"), **strings,
             init_step=_num(d.get("init_step"), "init_step", integer=True),
             status=status, message=str(d.get("message") or ""),
             step=_num(d.get("step") or 0, "step", optional=False, integer=True),

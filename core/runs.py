@@ -44,13 +44,15 @@ class RunRequest:
     init_from: str | None = None        # a run whose weights (and vocabulary) this one starts from
     vocab_from: tuple[str, ...] = ()    # more speakers whose characters join the vocabulary (a base: all)
     name_hint: str | None = None        # the default name's stem, when the speakers' names would not do
+    unknown: str = "refuse"             # characters outside a base's vocabulary: refuse, drop, or a space
 
     @classmethod
     def make(cls, speakers, model="gpt", preset_name=None, clean=True, init_from=None, vocab_from=(),
-             name_hint=None, **overrides) -> RunRequest:
+             name_hint=None, unknown="refuse", **overrides) -> RunRequest:
         preset_name = preset_name or ("bigram" if model == "bigram" else "tiny")
         items = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
-        return cls(tuple(speakers), model, preset_name, items, clean, init_from, tuple(vocab_from), name_hint)
+        return cls(tuple(speakers), model, preset_name, items, clean, init_from, tuple(vocab_from), name_hint,
+                   unknown)
 
     @classmethod
     def pretrain(cls, exclude, model="gpt", preset_name=None, clean=True, **overrides) -> RunRequest:
@@ -67,7 +69,7 @@ class RunRequest:
     def key(self) -> str:
         """Same speakers and settings -> same key (used to refuse duplicate runs)."""
         blob = json.dumps([sorted(self.speakers), self.model, self.preset, [list(o) for o in self.overrides],
-                           self.clean, self.init_from, sorted(self.vocab_from)])
+                           self.clean, self.init_from, sorted(self.vocab_from), self.unknown])
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     def default_name(self) -> str:
@@ -97,7 +99,7 @@ def plan(request: RunRequest, root: Path | None = None, data_dir: Path | None = 
                           f"{' or '.join(fits)}")
     base = _base(request.init_from, root) if request.init_from else None
     data = prepare(list(request.speakers), clean=request.clean, data_dir=data_dir,
-                   tokenizer=base.tokenizer if base else None,
+                   tokenizer=base.tokenizer if base else None, unknown=request.unknown,
                    vocab_speakers=tuple(dict.fromkeys(DEFAULT_SPEAKERS + request.vocab_from)))
     overrides = dict(request.overrides)
     if base is not None:  # the base fixes the architecture; training settings stay the request's
@@ -118,7 +120,8 @@ def plan(request: RunRequest, root: Path | None = None, data_dir: Path | None = 
     check_memory(model_cfg, train_cfg, device)
     check_data(data, model_cfg)
     record = RunRecord(name="", speakers=data.names, model=model_cfg, train=train_cfg,
-                       vocab=data.tokenizer.to_json(), clean=request.clean, preset=request.preset,
+                       vocab=data.tokenizer.to_json(), clean=request.clean, unknown=request.unknown,
+                       preset=request.preset,
                        init_from=base.record.name if base else None, init_step=base.record.best_step if base else None,
                        key=request.key(), n_params=model_cfg.n_params(), created=rec.now())
     return record, data
@@ -217,7 +220,8 @@ def execute(run_dir: Path, *, callbacks=(), stop=None, max_iters: int | None = N
                               "iterations (--max-iters)")
         if main and record.status != "queued":  # a resume (CLI, torchrun); a queued run was counted when queued
             _check_limit(run_dir.parent, exclude=record.name)
-        data = prepare(record.speakers, clean=record.clean, tokenizer=record.tokenizer(), data_dir=data_dir)
+        data = prepare(record.speakers, clean=record.clean, tokenizer=record.tokenizer(), data_dir=data_dir,
+                       unknown=record.unknown)
         start, said = _start_state(run_dir, record, run_dir.parent)
         if on_start is not None and said:
             on_start(said)

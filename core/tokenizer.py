@@ -35,11 +35,11 @@ def parse_ids(text: str) -> list[int]:
 class UnknownCharError(UserError):
     """Text holds characters the vocabulary lacks; `chars` lists them."""
 
-    def __init__(self, chars: list[str]):
+    def __init__(self, chars: list[str], message: str | None = None):
         self.chars = chars
         shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in chars[:10])
         more = f" and {len(chars) - 10} more" if len(chars) > 10 else ""
-        super().__init__(f"characters not in the vocabulary: {shown}{more}")
+        super().__init__(message or f"characters not in the vocabulary: {shown}{more}")
 
 
 class CharTokenizer:

@@ -53,7 +53,9 @@ def requests_from_form() -> list[runs.RunRequest]:
             if key in ss and ss[key] != preset_value(preset_name, s.name):
                 overrides[s.name] = ss[key]
     groups = [[s] for s in speakers] if ss.get("train_grouping", PER_SPEAKER) == PER_SPEAKER else [speakers]
-    return [runs.RunRequest.make(g, model, preset_name, state.cleaning(), init_from, **overrides) for g in groups]
+    unknown = ss.get("train_unknown", "refuse") if init_from else "refuse"
+    return [runs.RunRequest.make(g, model, preset_name, state.cleaning(), init_from, unknown=unknown, **overrides)
+            for g in groups]
 
 
 def watch(names: list[str]) -> None:
@@ -109,6 +111,11 @@ def render() -> None:
         c4.selectbox("Weights start", [SCRATCH, *bases()], key="train_init", persist_state="session",
                      help="From scratch (random weights), or from a trained model's weights: fine-tuning, the "
                           "lecture's last chapter. A fine-tuned run keeps its base's architecture and vocabulary.")
+    if model == "gpt" and st.session_state.get("train_init", SCRATCH) != SCRATCH:
+        st.radio("Characters of the speaker's text that the base does not know", ["refuse", "drop", "space"],
+                 key="train_unknown", horizontal=True, persist_state="session",
+                 format_func={"refuse": "refuse (list them)", "drop": "drop them", "space": "replace with a space"}.get,
+                 help="A fine-tuned run keeps its base's vocabulary; nothing is changed unless you choose to")
     if st.toggle("Custom hyperparameters (pre-filled from the preset)", key="train_custom", persist_state="session"):
         shown = form_settings(model)
         cols = st.columns(5)
