@@ -234,7 +234,7 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
 def test_metrics_log_skips_a_torn_last_line(tmp_path):
     rec.append_metrics(tmp_path, {"kind": "step", "step": 1, "train_loss": 4.0})
     rec.append_metrics(tmp_path, {"kind": "step", "step": 2, "train_loss": 3.0})
-    with open(tmp_path / rec.METRICS, "a", encoding="utf-8") as f:  # lines that are JSON but not events, then a torn one
+    with open(tmp_path / rec.METRICS, "a", encoding="utf-8") as f:  # JSON that is not an event, then a torn line
         f.write('[1, 2]\nnull\n{"kind": "step"}\n{"kind": "step", "step": "abc", "train_loss": 1}\n"x"\n{"kind": "st')
     assert [e["step"] for e in rec.read_metrics(tmp_path)] == [1, 2]
     assert rec.read_metrics(tmp_path / "nowhere") == []

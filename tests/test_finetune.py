@@ -3,8 +3,6 @@ starts from exactly the base's weights and vocabulary, names its base, and refus
 drops) characters the base does not know."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from helpers import OBAMA, TRUMP, one_thread  # noqa: F401 (autouse)
