@@ -32,7 +32,7 @@ def test_a_base_leaves_the_chosen_speakers_out_and_knows_the_whole_corpus():
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     root = tmp_path_factory.mktemp("ft")
-    record = runs.create(runs.RunRequest.make([TRUMP], "gpt", "tiny", **SMALL), root, name="base")
+    runs.create(runs.RunRequest.make([TRUMP], "gpt", "tiny", **SMALL), root, name="base")
     runs.execute(root / "base")
     return root
 
