@@ -62,6 +62,16 @@ class ModelConfig:
                           models=GPT, form=True)
     dropout: float = setting(0.0, "dropout", "on attention weights, projections and feed-forward; 0 for small "
                              "models", 0.0, 0.95, step=0.05, models=GPT, form=True)
+    # The lecture's ladder (core.ladder) switches pieces off; the defaults are the full GPT, so a config
+    # saved before these existed (the shipped runs' meta.json) loads as the model it was.
+    attn_proj: bool = setting(True, "attention output projection", "a linear map after the heads are "
+                              "concatenated (off: the heads' outputs go on as they are)", models=GPT)
+    ffwd: bool = setting(True, "feed-forward", "the 4x ReLU MLP after attention in each block (computation "
+                         "after communication)", models=GPT)
+    residual: bool = setting(True, "residual connections", "x + attn(x), x + ffwd(x) (off: x = attn(x), "
+                             "x = ffwd(x); deep stacks then optimise badly)", models=GPT)
+    layer_norm: bool = setting(True, "LayerNorm", "pre-norm before attention and feed-forward, and a final "
+                               "one before the head", models=GPT)
 
     def __post_init__(self):
         _check_fields(self)
@@ -79,8 +89,10 @@ class ModelConfig:
         V, C, T, L = self.vocab_size, self.n_embd, self.block_size, self.n_layer
         if self.model_type == "bigram":
             return V * V
-        per_block = 4 * C + (3 * C * C) + (C * C + C) + (C * 4 * C + 4 * C) + (4 * C * C + C)
-        return V * C + T * C + L * per_block + 2 * C + (C * V + V)
+        norm = 2 * C if self.layer_norm else 0                              # a LayerNorm's weight and bias
+        per_block = (2 * norm + 3 * C * C + (C * C + C if self.attn_proj else 0)
+                     + ((C * 4 * C + 4 * C) + (4 * C * C + C) if self.ffwd else 0))
+        return V * C + T * C + L * per_block + norm + (C * V + V)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,5 +1,7 @@
 """The lecture's GPT: token + position embeddings, pre-LayerNorm blocks of multi-head causal
-self-attention and a 4x ReLU feed-forward, a final LayerNorm and a linear head.
+self-attention and a 4x ReLU feed-forward, a final LayerNorm and a linear head. The lecture's
+ladder (core.ladder) builds it up with ModelConfig's switches: the output projection, the
+feed-forward, the residual connections and LayerNorm can each be off (same classes, pieces absent).
 
 One block, one definition: every path through the model (training, evaluation, `GPT.inspect`,
 the KV-cache decoder of core.decoder) runs the same module methods: `GPT._embed`, `Block.forward`,
@@ -110,7 +112,8 @@ class CausalSelfAttention(nn.Module):
         self.n_head, self.n_embd = config.n_head, config.n_embd
         self.layer = layer  # its index in GPT.blocks: a KV cache keeps keys and values per layer
         self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=False)  # fused q, k, v
-        self.proj = nn.Linear(config.n_embd, config.n_embd)
+        # the output projection; an Identity when the ladder switches it off (hooks on its input still work)
+        self.proj = nn.Linear(config.n_embd, config.n_embd) if config.attn_proj else nn.Identity()
         self.dropout = config.dropout  # on the attention weights and on the output
 
     def heads(self, x):
@@ -149,17 +152,30 @@ class FeedForward(nn.Module):
         return dropout(self.proj(F.relu(self.fc(x))), self.dropout, self.training)
 
 
+def norm(config: ModelConfig) -> nn.Module:
+    """A LayerNorm, or an Identity on a ladder rung without LayerNorm (config.layer_norm)."""
+    return nn.LayerNorm(config.n_embd) if config.layer_norm else nn.Identity()
+
+
 class Block(nn.Module):
+    """Communication (attention) then computation (feed-forward), each pre-normed and added to the
+    residual stream; the ladder's switches (config.ffwd, .residual, .layer_norm) take pieces out."""
+
     def __init__(self, config: ModelConfig, layer: int = 0):
         super().__init__()
-        self.ln1 = nn.LayerNorm(config.n_embd)
+        self.ln1 = norm(config)
         self.attn = CausalSelfAttention(config, layer)
-        self.ln2 = nn.LayerNorm(config.n_embd)
-        self.ffwd = FeedForward(config)
+        self.ln2 = norm(config)
+        self.ffwd = FeedForward(config) if config.ffwd else None
+        self.residual = config.residual
 
     def forward(self, x, causal: bool = True, kernel: Kernel | None = None):
-        x = x + self.attn(self.ln1(x), causal, kernel)                             # (B, T, C)
-        return x + self.ffwd(self.ln2(x))                                          # (B, T, C)
+        a = self.attn(self.ln1(x), causal, kernel)                                 # (B, T, C)
+        x = x + a if self.residual else a
+        if self.ffwd is None:
+            return x
+        f = self.ffwd(self.ln2(x))                                                 # (B, T, C)
+        return x + f if self.residual else f
 
 
 class GPT(nn.Module):
@@ -170,7 +186,7 @@ class GPT(nn.Module):
         self.token_embedding_table = nn.Embedding(config.vocab_size, config.n_embd)
         self.position_embedding_table = nn.Embedding(config.block_size, config.n_embd)
         self.blocks = nn.ModuleList(Block(config, layer) for layer in range(config.n_layer))
-        self.ln_f = nn.LayerNorm(config.n_embd)
+        self.ln_f = norm(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size)
         self.apply(self._init_weights)
 
