@@ -57,14 +57,16 @@ def add_flags(parser: argparse.ArgumentParser, names: list[str] | None = None, d
             continue
         rng = f" [{s.lo:g}..{s.hi:g}]" if s.lo is not None and s.kind is not bool else ""
         kw = {"dest": s.name, "default": defaults.get(s.name), "help": f"{s.help}{rng}"}
-        if s.kind is bool:
-            parser.add_argument(s.flag, action="store_true", **kw)
+        if s.kind is bool:  # a switch that is on by default (the ladder's pieces) is turned off with --no-X
+            parser.add_argument(s.flag, action=argparse.BooleanOptionalAction if s.default is True else "store_true",
+                                **kw)
         else:
             parser.add_argument(s.flag, type=s.kind, choices=s.choices or None,
                                 metavar=None if s.choices else s.name.upper(), **kw)
 
 
 def overrides_from(args: argparse.Namespace) -> dict:
-    """The settings given on the command line (None and False mean: not given)."""
-    return {s.name: getattr(args, s.name) for s in SETTINGS
-            if s.cli and getattr(args, s.name, None) not in (None, False)}
+    """The settings given on the command line (None and False mean: not given; 0 is a value, so no
+    `in (None, False)`, which 0 == False would match: --seed 0 or --dropout 0 were dropped)."""
+    return {s.name: v for s in SETTINGS
+            if s.cli and (v := getattr(args, s.name, None)) is not None and (v is not False or s.default is True)}

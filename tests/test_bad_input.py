@@ -1,9 +1,13 @@
 """The bad-input catalogue: whatever a user feeds Podium, a clear message and no traceback, and no
 file touched outside data/ and checkpoints/ (here: their temporary stand-ins, $PODIUM_DATA and
-$PODIUM_CHECKPOINTS). Each core case calls what the pages and the CLI call; each page case drives
-the page with AppTest and finds the message on it. The last test checks the repository is as it was."""
+$PODIUM_CHECKPOINTS). Each core case calls what the pages and the CLI call; each CLI case runs
+`python -m core ...`'s main() and reads its one line; each page case drives the page with AppTest and
+finds the message on it. The red-team's second round (issue 13) is here: bad run folders (tests/bad_runs.py),
+lying checkpoints, escapes, seeds, temperatures, UTF-16, a data/ file named like a president."""
 from __future__ import annotations
 
+import json
+import math
 import os
 import pickle
 import re
@@ -12,34 +16,42 @@ from pathlib import Path
 import pytest
 import torch
 from apptest_helpers import open_page, page_text
+from bad_runs import make_bad_runs
 from helpers import OBAMA, ROOT, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 
 from core import checkpoints as ck
 from core import record as rec
 from core import runs
 from core.attention_view import context_window
-from core.config import ConfigError
-from core.corpus import MAX_TEXT_BYTES, SpeakerError, add_user_text, load_speaker
-from core.errors import TrainingDiverged
+from core.cli import main
+from core.config import ConfigError, ModelConfig, TrainConfig
+from core.corpus import MAX_TEXT_BYTES, SpeakerError, add_user_text, load_speaker, read_user_text
+from core.errors import RunBusy, TrainingDiverged, UserError
+from core.metrics import curves
 from core.models import build_model
 from core.runs import train
 from core.sampling import sample_text
 from core.tokenizer import CharTokenizer, UnknownCharError, parse_ids
 
-SKIP = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "test-results"}
 GOOD_TEXT = ("We the people of the United States, in order to form a more perfect union, establish justice, "
              "insure domestic tranquility, provide for the common defense, promote the general welfare. ") * 4
+DATA_FILES = ["Barack Obama.txt", "Short Speaker.txt"]  # what data/ holds throughout
+RUN_FILES = (".pt", ".json", ".jsonl", ".log", ".lock", ".tmp", ".request", ".txt")  # what a run or upload writes
 
 
 def tree(root: Path) -> dict[str, tuple[int, int]]:
-    """Every file under root (but caches and the virtualenv): path -> (size, mtime)."""
+    """Files a Podium run or upload could write (by suffix), anywhere under root but .git and the
+    virtualenv and the browser tests' output: path -> (size, mtime). Source files are left out: other
+    people edit them meanwhile."""
     out = {}
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in SKIP]
+        dirnames[:] = [d for d in dirnames if d not in {".git", ".venv", "__pycache__", ".ruff_cache", ".pytest_cache",
+                                                            "test-results"}]
         for f in filenames:
             p = Path(dirpath) / f
-            st = p.stat()
-            out[str(p.relative_to(root))] = (st.st_size, st.st_mtime_ns)
+            if p.suffix in RUN_FILES:
+                with_stat = p.stat()
+                out[str(p.relative_to(root))] = (with_stat.st_size, with_stat.st_mtime_ns)
     return out
 
 
@@ -48,23 +60,28 @@ REPO_BEFORE = tree(ROOT)
 
 @pytest.fixture(scope="module")
 def places(tmp_path_factory):
-    """Temporary data/ and checkpoints/ for the whole catalogue (pages and core read the env vars),
-    one short user text, one small trained run and some bad checkpoint files."""
+    """Temporary data/ and checkpoints/ for the whole catalogue (pages and core read the env vars):
+    one short user text, a data/ file named like a president, one small trained run (1 layer, 16 wide:
+    a ~34 KB model.pt) and some bad checkpoint files; and a second root holding every bad run folder."""
     data, root = tmp_path_factory.mktemp("data"), tmp_path_factory.mktemp("checkpoints")
+    bad = tmp_path_factory.mktemp("bad-runs")
     (data / "Short Speaker.txt").write_text(GOOD_TEXT[:300], encoding="utf-8")
+    (data / "Barack Obama.txt").write_text(GOOD_TEXT, encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PODIUM_DATA", str(data))
         mp.setenv("PODIUM_CHECKPOINTS", str(root))
         d = speaker_data(OBAMA)
-        train(d, tiny_gpt(d.tokenizer.vocab_size), tiny_train(max_iters=4, eval_interval=4), root / "small-run")
+        train(d, tiny_gpt(d.tokenizer.vocab_size, n_layer=1, n_embd=16), tiny_train(max_iters=4, eval_interval=4),
+              root / "small-run")
         good = (root / "small-run" / rec.BEST).read_bytes()
         (root / "truncated.pt").write_bytes(good[: len(good) // 2])
         torch.save({"weights": torch.zeros(3)}, root / "not-ours.pt")
         payload = torch.load(root / "small-run" / rec.BEST, weights_only=True)  # its meta, another model's weights
-        payload["model"] = build_model(tiny_gpt(d.tokenizer.vocab_size, n_embd=16)).state_dict()
+        payload["model"] = build_model(tiny_gpt(d.tokenizer.vocab_size, n_embd=32)).state_dict()
         torch.save(payload, root / "other-config.pt")
         (root / "pickle.pt").write_bytes(pickle.dumps(Payload(root / "PWNED"), protocol=2))
-        yield {"data": data, "root": root, "tok": d.tokenizer,
+        bad_runs = make_bad_runs(root / "small-run", bad)
+        yield {"data": data, "root": root, "bad": bad, "bad_runs": bad_runs, "tok": d.tokenizer,
                "model": ck.load_model(root / "small-run" / rec.BEST).model}
 
 
@@ -92,7 +109,7 @@ CORE_CASES = {
     "upload: not UTF-8": (lambda p: add_user_text("Déjà vu, café. ".encode("latin-1") * 40, "a.txt", p["data"]),
                           SpeakerError, "not UTF-8"),
     "upload: over the size cap": (lambda p: add_user_text(b"a" * (MAX_TEXT_BYTES + 1), "a.txt", p["data"]),
-                                  SpeakerError, "over the 21 MB limit"),
+                                  SpeakerError, "over the 20 MB limit"),
     "upload: one character": (lambda p: add_user_text(b"a", "a.txt", p["data"]), SpeakerError, "too little"),
     "upload: too short to split": (lambda p: add_user_text(b"word " * 30, "a.txt", p["data"]), SpeakerError,
                                    "at least 200"),
@@ -103,7 +120,7 @@ CORE_CASES = {
     "upload: a president's name": (lambda p: add_user_text(GOOD_TEXT.encode(), "Barack Obama.txt", p["data"]),
                                    SpeakerError, "already exists"),
     "text shorter than block_size + 1": (lambda p: runs.validate(request(speakers=("Short Speaker",))),
-                                         ConfigError, r"longer than the val text of Short Speaker \(30 characters"),
+                                         ConfigError, r"Short Speaker is too short for a context of 64"),
     "block size 0": (lambda p: runs.validate(request(block_size=0)), ConfigError, "block_size"),
     "n_embd not divisible by n_head": (lambda p: runs.validate(request(n_embd=30, n_head=4)), ConfigError,
                                        "divisible"),
@@ -117,13 +134,16 @@ CORE_CASES = {
     "a GPU that is not there": (lambda p: runs.validate(request(device="cuda")), ConfigError, "no CUDA"),
     "unknown speaker": (lambda p: load_speaker("Barak Obama"), SpeakerError, "Did you mean 'Barack Obama'"),
     "no speaker": (lambda p: runs.validate(request(speakers=())), ConfigError, "at least one speaker"),
-    "run name with a path separator": (lambda p: rec.validate_run_name("runs/../../x"), ck.CheckpointError,
+    "run name with a path separator": (lambda p: rec.validate_run_name("runs/../../x"), rec.RecordError,
                                        "no path separators"),
-    "run name with ..": (lambda p: rec.validate_run_name("a..b"), ck.CheckpointError, "'..'"),
-    "learning rate so high the loss turns NaN": (
+    "run name with ..": (lambda p: rec.validate_run_name("a..b"), rec.RecordError, "'..'"),
+    "run name ending in a newline": (lambda p: rec.validate_run_name("rt-nl\n"), rec.RecordError,
+                                     "invalid run name"),
+    "learning rate so high the loss explodes": (
         lambda p: train(speaker_data(OBAMA), tiny_gpt(speaker_data(OBAMA).tokenizer.vocab_size),
-                        tiny_train(learning_rate=1e6, min_lr=0, max_iters=30, eval_interval=10), p["root"] / "nan"),
+                        tiny_train(learning_rate=10.0, min_lr=0, max_iters=30, eval_interval=10), p["root"] / "nan"),
         TrainingDiverged, "learning rate .* too high"),
+    "learning rate 1e30": (lambda p: tiny_train(learning_rate=1e30), ConfigError, "learning_rate .* 1e\\+30"),
     "checkpoint truncated": (lambda p: ck.load_model(p["root"] / "truncated.pt"), ck.CheckpointError,
                              "truncated|cannot be read|not a Podium"),
     "checkpoint not ours": (lambda p: ck.load_model(p["root"] / "not-ours.pt"), ck.CheckpointError,
@@ -135,22 +155,82 @@ CORE_CASES = {
                                        "do not match"),
     "checkpoint carrying a pickle payload": (lambda p: ck.load_model(p["root"] / "pickle.pt"), ck.CheckpointError,
                                              "."),
-    "resume a run that does not exist": (lambda p: runs.resume(p["root"] / "nothing-here"), ck.CheckpointError,
+    "resume a run that does not exist": (lambda p: runs.resume(p["root"] / "nothing-here"), rec.RecordError,
                                          "nothing-here"),
     "prompt outside the vocabulary": (lambda p: sample_text(p["model"], p["tok"], "Hi ☃", 5), UnknownCharError,
                                       "☃"),
-    "temperature 0": (lambda p: sample_text(p["model"], p["tok"], "Hi", 5, temperature=0), ValueError,
+    "temperature 0": (lambda p: sample_text(p["model"], p["tok"], "Hi", 5, temperature=0), UserError,
                       "temperature must be above 0"),
-    "negative temperature": (lambda p: sample_text(p["model"], p["tok"], "Hi", 5, temperature=-1), ValueError,
+    "negative temperature": (lambda p: sample_text(p["model"], p["tok"], "Hi", 5, temperature=-1), UserError,
                              "temperature"),
-    "top-k 0": (lambda p: sample_text(p["model"], p["tok"], "Hi", 5, top_k=0), ValueError, "top-k"),
+    "top-k 0": (lambda p: sample_text(p["model"], p["tok"], "Hi", 5, top_k=0), UserError, "top-k"),
     "top-k above the vocabulary size": (lambda p: sample_text(p["model"], p["tok"], "Hi", 5, top_k=10_000),
-                                        ValueError, "between 1 and the vocabulary size"),
-    "context length 0": (lambda p: context_window("some text", 0, 64), ValueError, "at least 1"),
-    "text shorter than the context": (lambda p: context_window("short", 10, 64), ValueError, "fewer than T"),
-    "token ids that are not numbers": (lambda p: parse_ids("18, 47, x"), ValueError, "'x' is not a token id"),
-    "token id outside the vocabulary": (lambda p: p["tok"].decode([1, 999]), ValueError, "outside the vocabulary"),
+                                        UserError, "between 1 and the vocabulary size"),
+    "context length 0": (lambda p: context_window("some text", 0, 64), UserError, "at least 1"),
+    "text shorter than the context": (lambda p: context_window("short", 10, 64), UserError, "fewer than T"),
+    "token ids that are not numbers": (lambda p: parse_ids("18, 47, x"), UserError, "'x' is not a token id"),
+    "token id outside the vocabulary": (lambda p: p["tok"].decode([1, 999]), UserError, "outside the vocabulary"),
 }
+
+
+def _bad(p, name: str) -> Path:
+    return p["bad_runs"][name]
+
+
+def _lock_twice(p):
+    with rec.TrainerLock(p["bad"] / "locked"), rec.TrainerLock(p["bad"] / "locked"):
+        pass
+
+
+UTF16_NO_BOM = GOOD_TEXT.encode("utf-16-le")
+CORE_CASES.update({  # the second round (issue 13)
+    "meta.json: best_val_loss as text": (lambda p: rec.RunRecord.load(_bad(p, "meta-best-val-text")),
+                                         rec.RecordError, "best_val_loss must be a number, got '0.5'"),
+    "meta.json: model as text": (lambda p: rec.RunRecord.load(_bad(p, "meta-model-text")), rec.RecordError,
+                                 "settings are unusable"),
+    "meta.json: speakers as text": (lambda p: rec.RunRecord.load(_bad(p, "meta-speakers-text")), rec.RecordError,
+                                    "speakers must be a list"),
+    "meta.json: unknown status": (lambda p: rec.RunRecord.load(_bad(p, "meta-status-unknown")), rec.RecordError,
+                                  "unknown status 'exploded'"),
+    "meta.json: history of text": (lambda p: rec.RunRecord.load(_bad(p, "meta-history-text")), rec.RecordError,
+                                   "whole number|history"),
+    "meta.json: cut short": (lambda p: rec.RunRecord.load(_bad(p, "meta-not-json")), rec.RecordError,
+                             "not readable run metadata"),
+    "meta.json: a list": (lambda p: rec.RunRecord.load(_bad(p, "meta-a-list")), rec.RecordError, "not a JSON object"),
+    "checkpoint claiming 48 layers x 1024": (lambda p: ck.read_checkpoint(_bad(p, "ckpt-48-layers") / rec.BEST),
+                                             ck.CheckpointError, "do not match the model config"),
+    "checkpoint of views of one number": (
+        lambda p: ck.read_checkpoint(_bad(p, "ckpt-hollow-48-layers") / rec.BEST), ck.CheckpointError,
+        "do not hold their own values"),
+    "checkpoint with block_size 8.5": (lambda p: ck.read_checkpoint(_bad(p, "ckpt-block-8.5") / rec.BEST),
+                                       ck.CheckpointError, "block_size must be a whole number"),
+    "checkpoint with vocab_size 88.0": (lambda p: ck.read_checkpoint(_bad(p, "ckpt-vocab-88.0") / rec.BEST),
+                                        ck.CheckpointError, "vocab_size .* whole number"),
+    "checkpoint with n_embd 100000": (lambda p: ck.read_checkpoint(_bad(p, "ckpt-n-embd-100000") / rec.BEST),
+                                      ck.CheckpointError, "n_embd must be between 1 and 4,096"),
+    "checkpoint with NaN weights": (lambda p: ck.load_model(_bad(p, "ckpt-nan")), ck.CheckpointError,
+                                    "NaN or infinite"),
+    "a second trainer on one run": (_lock_twice, RunBusy, "being trained by another process"),
+    "config: block_size 8.5": (lambda p: ModelConfig(vocab_size=88, block_size=8.5), ConfigError, "whole number"),
+    "config: seed 2**70": (lambda p: TrainConfig(seed=2**70), ConfigError, "seed must be between"),
+    "config: lr NaN": (lambda p: TrainConfig(learning_rate=math.nan), ConfigError, "finite"),
+    "config: True as a number": (lambda p: ModelConfig(vocab_size=88, n_layer=True), ConfigError, "whole number"),
+    "temperature inf": (lambda p: sample_text(p["model"], p["tok"], "Hi", 5, temperature=math.inf), UserError,
+                        "finite"),
+    "temperature NaN": (lambda p: sample_text(p["model"], p["tok"], "Hi", 5, temperature=math.nan), UserError,
+                        "temperature"),
+    "sampling seed 2**70": (lambda p: sample_text(p["model"], p["tok"], "Hi", 5, seed=2**70), UserError,
+                            "seed must be a whole number between"),
+    "sampling seed -1": (lambda p: sample_text(p["model"], p["tok"], "Hi", 5, seed=-1), UserError, "seed"),
+    "text: UTF-16 without a byte-order mark": (lambda p: read_user_text(UTF16_NO_BOM, "u.txt"), SpeakerError,
+                                               "UTF-16 text without a byte-order mark"),
+    "text: UTF-16 BOM then odd bytes": (lambda p: read_user_text(b"\xff\xfeh\x00i", "u.txt"), SpeakerError,
+                                        "not valid UTF-16"),
+    "text: UTF-32 holding NULs": (lambda p: read_user_text("\ufeffab\x00c".encode("utf-32-le"), "u.txt"),
+                                  SpeakerError, "binary"),
+    "upload: a president's name in lower case": (
+        lambda p: add_user_text(GOOD_TEXT.encode(), "barack obama.txt", p["data"]), SpeakerError, "already exists"),
+})
 
 
 @pytest.mark.parametrize("case", list(CORE_CASES))
@@ -159,19 +239,131 @@ def test_core_refuses_with_a_clear_message(places, case):
     with pytest.raises(error) as e:
         call(places)
     message = str(e.value)
+    assert isinstance(e.value, UserError), type(e.value)  # a plain ValueError would be a bug
     assert re.search(pattern, message), message
     assert "Traceback" not in message and len(message) < 600 and message[0] not in "[{<"
 
 
-def test_the_catalogue_has_at_least_30_cases():
-    assert len(CORE_CASES) >= 30
+def test_what_the_red_team_broke_now_works(places):
+    """The other side of the refusals: a UTF-16 text with its mark is read, a data/ file named like a
+    president is a speaker of its own (Obama keeps his 7 addresses), a metrics log with junk lines gives
+    curves from its events only, and an unreadable folder is listed with the reason beside the others."""
+    assert read_user_text(GOOD_TEXT.encode("utf-16"), "u.txt") == GOOD_TEXT
+    assert len(load_speaker(OBAMA).speeches) == 7
+    mine = load_speaker("Barack Obama (data file)")
+    assert mine.text == GOOD_TEXT.strip() and mine.source.endswith("Barack Obama.txt")
+    events = rec.read_metrics(_bad(places, "metrics-junk"))
+    assert events == rec.read_metrics(places["root"] / "small-run") and curves(events).val_step == [0, 4]
+    found = rec.scan(places["bad"])
+    unreadable = {u.name: u.reason for u in found.unreadable}
+    assert set(unreadable) == {n for n in places["bad_runs"] if n.startswith("meta-")}, unreadable
+    assert {r.name for r in found.records} == {n for n in places["bad_runs"] if not n.startswith("meta-")}
+
+
+# id -> (argv, a pattern its one line holds); run against the catalogue's places ({root}, {bad}, {data})
+CLI_CASES = {
+    "train --name ending in a newline": (["train", "--name", "rt-nl\n", "--max-iters", "2"], "invalid run name"),
+    "train --lr 1e30": (["train", "--lr", "1e30"], r"learning_rate .* 1e\+30"),
+    "train --seed 2**70": (["train", "--seed", str(2**70)], "seed must be between"),
+    "train --block-size 8.5": (["train", "--block-size", "8.5"], "invalid int value"),
+    "train --n-embd 100000": (["train", "--n-embd", "100000"], "n_embd must be between"),
+    "train --dropout 1": (["train", "--dropout", "1"], "dropout"),
+    "train --max-iters 0": (["train", "--max-iters", "0"], "max_iters"),
+    "train --batch-size 0": (["train", "--batch-size", "0"], "batch_size"),
+    "train an unknown speaker": (["train", "--speaker", "Barak Obama"], "Did you mean 'Barack Obama'"),
+    "train a text shorter than the context": (["train", "--speaker", "Short Speaker"], "too short"),
+    "train --model bigram --preset tiny": (["train", "--model", "bigram", "--preset", "tiny"], "does not fit"),
+    "train --device cuda": (["train", "--device", "cuda", "--max-iters", "2"], "CUDA"),
+    "train --name that exists": (["train", "--name", "small-run", "--max-iters", "2"], "already exists"),
+    "train --resume a run that does not exist": (["train", "--resume", "nothing-here"], "no run 'nothing-here'"),
+    "train --resume with a new setting": (["train", "--resume", "small-run", "--lr", "0.1"], "cannot change a run"),
+    "train --resume a finished run without more steps": (["train", "--resume", "small-run"], "already reached"),
+    "train --init-from a run that does not exist": (["train", "--init-from", "nothing-here"], "nothing-here"),
+    "train --resume through a path": (["train", "--resume", "../../etc"], "no run"),
+    "sample --temperature inf": (["sample", "--checkpoint", "small-run", "--temperature", "inf"], "finite"),
+    "sample --temperature nan": (["sample", "--checkpoint", "small-run", "--temperature", "nan"], "temperature"),
+    "sample --temperature 0": (["sample", "--checkpoint", "small-run", "--temperature", "0"], "above 0"),
+    "sample --seed 2**70": (["sample", "--checkpoint", "small-run", "--seed", str(2**70)], "seed must be"),
+    "sample --top-k 0": (["sample", "--checkpoint", "small-run", "--top-k", "0"], "top-k"),
+    "sample --max-new-tokens -1": (["sample", "--checkpoint", "small-run", "--max-new-tokens", "-1"], "0 or more"),
+    "sample a prompt outside the vocabulary": (["sample", "--checkpoint", "small-run", "--prompt", "☃"], "☃"),
+    "sample --escapes with a broken escape": (["sample", "--checkpoint", "small-run", "--escapes", "--prompt",
+                                               "a\\x"], "broken escape"),
+    "sample --escapes of a character outside it": (["sample", "--checkpoint", "small-run", "--escapes",
+                                                    "--prompt", "caf\\u2603"], "☃"),
+    "sample --window sideways": (["sample", "--checkpoint", "small-run", "--window", "sideways"], "invalid choice"),
+    "sample a .pt that is not ours": (["sample", "--checkpoint", "{root}/not-ours.pt"], "not a Podium checkpoint"),
+    "sample a pickle payload": (["sample", "--checkpoint", "{root}/pickle.pt"], "refused"),
+    "sample a checkpoint claiming 48 layers": (["sample", "--checkpoint", "ckpt-48-layers", "--out", "{bad}"],
+                                               "do not match"),
+    "sample a checkpoint of views": (["sample", "--checkpoint", "ckpt-hollow-48-layers", "--out", "{bad}"],
+                                     "do not hold their own values"),
+    "sample block_size 8.5": (["sample", "--checkpoint", "ckpt-block-8.5", "--out", "{bad}"], "whole number"),
+    "sample vocab_size 88.0": (["sample", "--checkpoint", "ckpt-vocab-88.0", "--out", "{bad}"], "whole number"),
+    "sample n_embd 100000": (["sample", "--checkpoint", "ckpt-n-embd-100000", "--out", "{bad}"], "n_embd"),
+    "sample NaN weights": (["sample", "--checkpoint", "ckpt-nan", "--out", "{bad}"], "NaN"),
+    "sample a truncated checkpoint": (["sample", "--checkpoint", "ckpt-truncated", "--out", "{bad}"],
+                                      "truncated or corrupt"),
+    "sample --which latest of a run without one": (["sample", "--checkpoint", "ckpt-nan", "--which", "latest",
+                                                    "--out", "{bad}"], "no checkpoint file"),
+    "train --n-layer 0": (["train", "--n-layer", "0"], "n_layer"),
+    "eval on an unknown speaker": (["eval", "--checkpoint", "small-run", "--speaker", "Nobody Atall"],
+                                   "unknown speaker"),
+    "eval NaN weights": (["eval", "--checkpoint", "ckpt-nan", "--out", "{bad}", "--speaker", OBAMA], "NaN"),
+    "heads of NaN weights": (["heads", "--checkpoint", "ckpt-nan", "--out", "{bad}", "--no-ablation"], "NaN"),
+    "lens of a checkpoint claiming 48 layers": (["lens", "--checkpoint", "ckpt-48-layers", "--out", "{bad}",
+                                                 "--text", "Hi"], "do not match"),
+}
+
+
+def cli(places, argv: list[str], capsys) -> tuple[int, str, str]:
+    argv = [a.format(**{k: places[k] for k in ("root", "bad", "data")}) for a in argv]
+    if "--out" not in argv:
+        argv += ["--out", str(places["root"])]
+    try:
+        rc = main([*argv, "--data-dir", str(places["data"])])
+    except SystemExit as e:  # argparse: usage and one error line, status 2
+        rc = e.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+@pytest.mark.parametrize("case", list(CLI_CASES))
+def test_cli_refuses_with_one_line_and_status_2(places, case, capsys):
+    argv, pattern = CLI_CASES[case]
+    rc, out, err = cli(places, argv, capsys)
+    assert rc == 2, (rc, out, err)
+    last = err.strip().splitlines()[-1]
+    assert re.search(pattern, last) and "error" in last, err
+    assert "Traceback" not in err
+
+
+def test_cli_lists_bad_runs_as_unreadable_and_names_a_renamed_file(places, capsys):
+    rc, out, err = cli(places, ["runs", "--out", "{bad}", "--json"], capsys)
+    assert rc == 0 and not err
+    rows = {r["run"]: r for r in json.loads(out)["runs"]}
+    assert rows["meta-best-val-text"]["status"] == "unreadable" and "'0.5'" in rows["meta-best-val-text"]["message"]
+    assert rows["ckpt-nan"]["status"] == "finished"  # a bad checkpoint is found when it is loaded
+    rc, out, err = cli(places, ["speakers", "--stats", "--json"], capsys)
+    stats = {r["speaker"]: r for r in json.loads(out)["speakers"]}
+    assert rc == 0 and stats[OBAMA]["speeches"] == 7 and stats["Barack Obama (data file)"]["speeches"] == 1
+    assert "note: Barack Obama.txt is the speaker 'Barack Obama (data file)'" in err
+    rc, out, err = cli(places, ["sample", "--checkpoint", "small-run", "--escapes", "--prompt", "Mart\u00ed\\n",
+                                "--max-new-tokens", "3", "--json"], capsys)
+    assert rc == 0 and json.loads(out)["prompt"] == "Mart\u00ed\n", err  # í is in the vocabulary
+
+
+def test_the_catalogue_covers_at_least_60_distinct_bad_inputs():
+    pages = len(UPLOADS) + len(PAGE_SETTINGS) + len(TOKEN_IDS) + 2  # + memory on Train, bad runs on every page
+    assert len(CORE_CASES) + len(CLI_CASES) + pages >= 60
 
 
 def test_refusals_left_the_data_and_runs_as_they_were(places):
     """After the cases above: no new speaker file, the runs folder holds only what was put there,
     the pickle never ran, an empty prompt starts from a newline instead of failing."""
-    assert sorted(p.name for p in places["data"].iterdir()) == ["Short Speaker.txt"]
+    assert sorted(p.name for p in places["data"].iterdir()) == DATA_FILES
     assert not (places["root"] / "PWNED").exists()
+    assert sorted(p.name for p in places["root"].iterdir() if p.is_dir()) in (["small-run"], ["nan", "small-run"])
     assert ck.load_model(places["root"] / "small-run" / rec.BEST).model is not None
     assert len(sample_text(places["model"], places["tok"], "", 5, seed=0)) == 5
     nan = places["root"] / "nan"
@@ -185,9 +377,11 @@ UPLOADS = {  # file name, bytes, what the page says
     "whitespace only": ("blank.txt", b"   \n\n  ", "empty"),
     "binary": ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary"),
     "not UTF-8": ("latin.txt", "Déjà vu, café. ".encode("latin-1") * 40, "not UTF-8"),
-    "over the size cap": ("huge.txt", b"a" * (MAX_TEXT_BYTES + 1), "limit"),
+    "over the size cap": ("huge.txt", b"a" * (MAX_TEXT_BYTES + 1), "over the 20 MB limit"),
     "too short": ("short.txt", b"Hello.", "too little"),
     "a president's name": ("Donald J. Trump.txt", GOOD_TEXT.encode(), "already exists"),
+    "UTF-16 without a byte-order mark": ("utf16.txt", UTF16_NO_BOM, "UTF-16 text without a byte-order mark"),
+    "a name with a path": ("../../evil.txt", GOOD_TEXT.encode(), "no folders"),
 }
 
 
@@ -202,11 +396,13 @@ def test_speeches_page_refuses_a_bad_upload_with_a_message(places, speeches, cas
     speeches.file_uploader(key="speeches_upload").set_value((name, raw, "text/plain")).run()
     assert not speeches.exception
     assert said in " ".join(e.value for e in speeches.error), page_text(speeches)
-    assert sorted(p.name for p in places["data"].iterdir()) == ["Short Speaker.txt"]
+    assert sorted(p.name for p in places["data"].iterdir()) == DATA_FILES
 
 
 def test_speeches_page_adds_a_good_upload_as_a_chosen_speaker(places, speeches):
-    speeches.file_uploader(key="speeches_upload").set_value(("My Own Words.txt", GOOD_TEXT.encode(),
+    """UTF-16 with its byte-order mark is read as the text it is; the renamed data/ file is named."""
+    assert "Barack Obama.txt is the speaker 'Barack Obama (data file)'" in " ".join(i.value for i in speeches.info)
+    speeches.file_uploader(key="speeches_upload").set_value(("My Own Words.txt", GOOD_TEXT.encode("utf-16"),
                                                              "text/plain")).run()
     assert not speeches.exception
     assert "Added **My Own Words**" in " ".join(s.value for s in speeches.success)
@@ -214,6 +410,11 @@ def test_speeches_page_adds_a_good_upload_as_a_chosen_speaker(places, speeches):
     assert "My Own Words" in speeches.session_state["podium_speakers"]
     assert "My Own Words" in [h.value for h in speeches.subheader]  # shown beside the others
     (places["data"] / "My Own Words.txt").unlink()
+
+
+def test_the_uploader_is_given_cores_limit():
+    source = (ROOT / "app_pages" / "speeches.py").read_text()
+    assert "max_upload_size=MAX_TEXT_MB" in source and "MB" not in source.split("help=")[1].split(")")[0]
 
 
 def test_train_page_refuses_a_size_that_would_exhaust_memory(places):
@@ -228,27 +429,50 @@ def test_train_page_refuses_a_size_that_would_exhaust_memory(places):
     assert not any(p.is_dir() and p.name.endswith("custom") for p in places["root"].iterdir())
 
 
-@pytest.mark.parametrize("field, value, said", [("generate_temperature", 0.0, "temperature must be above 0"),
-                                                ("generate_prompt", "Snow ☃ man", "☃")])
+PAGE_SETTINGS = [("generate_temperature", 0.0, "temperature must be above 0"),
+                 ("generate_prompt", "Snow ☃ man", "☃")]
+
+
+@pytest.mark.parametrize("field, value, said", PAGE_SETTINGS)
 def test_generate_page_refuses_bad_settings_with_a_message(places, field, value, said):
     at = open_page("generate")
     widget = at.number_input(key=field) if field.endswith("temperature") else at.text_input(key=field)
     widget.set_value(value).run()
     at.button(key="generate_go").click().run()
     assert not at.exception
-    assert said in page_text(at)
+    assert said in page_text(at) + " ".join(e.value for e in at.error)
+
+
+TOKEN_IDS = [("18, 47, x", "not a token id"), ("1, 9999", "outside the vocabulary")]
 
 
 def test_tokens_page_refuses_bad_ids_with_a_message(places):
     at = open_page("tokens")
-    for ids, said in (("18, 47, x", "not a token id"), ("1, 9999", "outside the vocabulary")):
+    for ids, said in TOKEN_IDS:
         at.text_input(key="tokens_ids").set_value(ids).run()
         assert not at.exception
         assert said in page_text(at)
 
 
+@pytest.mark.parametrize("page", ["home", "train", "generate", "attention"])
+def test_bad_runs_break_no_page(places, page, monkeypatch):
+    """Every bad folder of the red-team's table in the runs folder: each page renders, the sidebar lists
+    the unreadable ones with the reason, and a page that loads a bad checkpoint says why."""
+    monkeypatch.setenv("PODIUM_CHECKPOINTS", str(places["bad"]))
+    at = open_page(page, query={"watch": "metrics-junk"} if page == "train" else None)
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert "**meta-best-val-text** · unreadable: best_val_loss must be a number" in sidebar, sidebar
+    if page == "generate":
+        at.button(key="generate_go").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+
+
 def test_nothing_was_touched_outside_data_and_checkpoints():
-    """Last in this file: every case above ran, and the repository is file for file as before."""
+    """Last in this file: every case above ran, and no run or speaker file appeared or changed in the
+    repository (the cases wrote into their temporary data/ and checkpoints/ only). A run folder that
+    another person's live trainer holds is theirs, not ours."""
     after = tree(ROOT)
     changed = sorted(k for k in set(REPO_BEFORE) | set(after) if REPO_BEFORE.get(k) != after.get(k))
-    assert not changed, changed
+    theirs = {k for k in changed if k.startswith("checkpoints/") and rec.trainer_alive(ROOT / Path(k).parts[0]
+                                                                                        / Path(k).parts[1])}
+    assert not [k for k in changed if k not in theirs], changed
