@@ -20,6 +20,7 @@ FILES = {"idle": "attention-latency.json", "training": "attention-latency-traini
          "trick_batches": "trick-batches-latency.json"}
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- slider: written by tests/test_browser_perf.py -->", "<!-- /slider -->"
+DATA = "<!-- slider-records: "
 
 
 def measure(rounds: int = 1) -> dict:
@@ -95,18 +96,24 @@ def slider_section(one: dict | None, four: dict | None, tb: dict | None = None) 
 
 
 def record_slider() -> None:
-    """Write the slider section into docs/benchmarks.md (replacing the previous one) from the records."""
-    def load(name):
-        path = RESULTS / FILES[name]
-        return json.loads(path.read_text()) if path.exists() else None
-    records = load("one_user"), load("four_users"), load("trick_batches")
-    if not any(records):
-        return  # nothing measured: the section stays as it was
-    section = slider_section(*records)
+    """Write the slider section into docs/benchmarks.md (replacing the previous one) from the records
+    in test-results/. The records travel inside the section too (an HTML comment), so a record that is
+    missing now (another test run cleaned test-results/) keeps its last measured row."""
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+    old = {}
+    if BEGIN in text and DATA in text:
+        blob = text[text.index(DATA) + len(DATA):text.index(" -->", text.index(DATA))]
+        old = json.loads(blob)
+    records = {}
+    for name in ("one_user", "four_users", "trick_batches"):
+        path = RESULTS / FILES[name]
+        records[name] = json.loads(path.read_text()) if path.exists() else old.get(name)
+    if not any(records.values()):
+        return  # nothing measured: the section stays as it was
+    section = slider_section(records["one_user"], records["four_users"], records["trick_batches"])
+    section = section.replace(END, f"{DATA}{json.dumps(records, separators=(',', ':'))} -->\n{END}")
     if BEGIN in text and END in text:
         text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     DOC.write_text(text, encoding="utf-8")
-

@@ -145,6 +145,7 @@ def test_attention_first_paint_slider_and_drag_one_user(page, shipped):
     result = {"machine": machine(), "attention_first_paint_s": first_paint_s, "keys": keys, "drag": dragged}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "attention-latency-one-user.json").write_text(json.dumps(result, indent=1))
+    record_slider()
     print(f"\nAttention first paint {first_paint_s:.2f} s; slider, one user: {describe(keys)}; drag: "
           f"{dragged['frames_per_s']:.0f} frames/s, input -> redraw median {dragged['input_to_draw_median_ms']:.1f} ms")
 

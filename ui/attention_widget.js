@@ -195,9 +195,11 @@ export default function (component) {
     root.dataset.requested = String(T);
     if (!src) {  // not held here: show the last drawing dimmed until the server's pass arrives
       root.classList.add("pa-busy");
-      ui.note.textContent = h.causal
-        ? `T = ${T} is past block_size = ${h.block_size}: the context is cropped, which changes every number; computing T = ${T} on the server...`
-        : `Encoder view: without the mask every character sees the whole context, so each T is its own forward pass; computing T = ${T} on the server...`;
+      ui.note.textContent = !h.causal
+        ? `Encoder view: without the mask every character sees the whole context, so each T is its own forward pass; computing T = ${T} on the server...`
+        : T > h.block_size
+          ? `T = ${T} is past block_size = ${h.block_size}: the context is cropped, which changes every number; computing T = ${T} on the server...`
+          : `The browser holds T up to ${local ? local.n : 0} (a model this size sends no more); computing T = ${T} on the server...`;
       askServer(T);
       return;
     }
@@ -225,7 +227,7 @@ export default function (component) {
       src.next.map(([c, p]) => `${JSON.stringify(c)} ${p.toFixed(2)}`).join(", ");
     ui.note.textContent = src.where === "browser"
       ? `T = ${T}: drawn in your browser, cut from one forward pass over the first ${n} characters.`
-      : `T = ${T}: computed on the server (${h.causal ? "cropped context" : "encoder view"}), one forward pass for this T.`;
+      : `T = ${T}: computed on the server (${!h.causal ? "encoder view" : src.cropped ? "cropped context" : "past the browser's range"}), one forward pass for this T.`;
     ui.warn.style.display = src.cropped ? "" : "none";
     if (src.cropped) {
       ui.warn.textContent = `T = ${T} is more than block_size = ${h.block_size}: the position-embedding table has ` +
