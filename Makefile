@@ -6,7 +6,7 @@ APP_STAMP := $(VENV)/.app-installed
 DEV_STAMP := $(VENV)/.dev-installed
 PORT ?= 8501
 
-.PHONY: run test lint unit browser-deps bench checkpoints clean
+.PHONY: run test lint unit browser-deps bench checkpoints ladder clean
 SHIPPED := "Barack Obama" "Donald J. Trump" "Joseph R. Biden Jr."
 
 $(PY):
@@ -67,6 +67,14 @@ checkpoints: $(APP_STAMP)
 	done
 	$(PY) -m core attribution --json --passages 40 --out checkpoints > checkpoints/attribution.json
 	rm -f checkpoints/*/latest.pt checkpoints/*/trainer.lock checkpoints/*/train.log
+
+## make ladder: the lecture's ladder (rungs 1-7, core.ladder) for the default speakers at the small budget,
+## one run after another on one thread (about 20 minutes on a shared 2-core CPU); one line per rung in
+## checkpoints/ladder.jsonl. Rung 8 (the lecture's GPT) needs a GPU: core ladder --rungs 8
+ladder: $(APP_STAMP)
+	OMP_NUM_THREADS=1 nice -n 5 $(PY) -m core ladder --rungs 1-7 --replace --out checkpoints --json \
+	  > checkpoints/ladder.jsonl.tmp && mv checkpoints/ladder.jsonl.tmp checkpoints/ladder.jsonl
+	rm -f checkpoints/*-ladder-*/latest.pt checkpoints/*-ladder-*/trainer.lock checkpoints/*-ladder-*/train.log
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
