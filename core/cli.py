@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from core import checkpoints as ck
-from core import cli_heads, cli_speak, distributed, runs, settings
+from core import cli_heads, cli_ladder, cli_speak, distributed, runs, settings
 from core import record as rec
 from core.config import PRESETS, ConfigError
 from core.corpus import DEFAULT_SPEAKERS, data_root, list_speakers, load_speaker, renamed_files
@@ -260,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_runs)
     cli_heads.add_parsers(sub, common)
     cli_speak.add_parsers(sub, common)
+    cli_ladder.add_parsers(sub, common)
     return p
 
 
