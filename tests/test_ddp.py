@@ -46,7 +46,7 @@ def test_two_processes_train_and_rank_0_writes_the_run(ddp_run):
     out, s = ddp_run
     assert s["status"] == "finished" and s["step"] == 30
     meta = rec.read_json(out / "two" / rec.META)
-    assert meta["world_size"] == 2 and meta["global_batch_size"] == 16
+    assert meta["world_size"] == 2 and meta["world_size"] * meta["train"]["batch_size"] == 16  # the global batch
     assert {p.name for p in (out / "two").iterdir()} >= {rec.META, rec.BEST, rec.LATEST, rec.METRICS}
     steps = [e["step"] for e in rec.read_metrics(out / "two") if e["kind"] == "step"]
     assert steps == sorted(set(steps)) and steps[-1] == 30  # one writer: no step logged twice
@@ -87,4 +87,5 @@ def test_a_refusal_that_only_rank_0_can_see_stops_every_process(ddp_run):
     out, _ = ddp_run
     proc = torchrun(2, *SMALL, "--batch-size", "8", "--max-iters", "5", "--out", str(out), "--name", "two")
     assert proc.returncode != 0
-    assert proc.stderr.count("error: a run named 'two' already exists") == 2  # both ranks say it, once each
+    assert proc.stderr.count("error: a run named 'two' already exists") == 1  # rank 0 says it, once
+    assert proc.stderr.count("exitcode  : 2") == 2, proc.stderr[-2000:]  # and every process stops with it
