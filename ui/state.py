@@ -86,7 +86,9 @@ def runs(model_type: str | None = None) -> list[rec.RunRecord]:
 
 
 @st.cache_resource(show_spinner="Loading model...", max_entries=12)
-def _load(path: str, mtime: float) -> ck.LoadedModel:
+def load_file(path: str, mtime: float) -> ck.LoadedModel:
+    """A checkpoint file's model (model.pt or latest.pt), cached until the file changes (the trainer
+    replaces it atomically, so a new mtime is a new file)."""
     return ck.load_model(Path(path), device="cpu")
 
 
@@ -97,7 +99,7 @@ def load_run(run: rec.RunRecord, which: str = "best") -> ck.LoadedModel:
         mtime = path.stat().st_mtime
     except OSError as e:
         raise rec.RecordError(f"{run.name}: {path.name} cannot be read ({e.strerror or e})") from None
-    return _load(str(path), mtime)
+    return load_file(str(path), mtime)
 
 
 @st.cache_resource(max_entries=4)

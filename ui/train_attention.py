@@ -6,25 +6,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import checkpoints as ck
 from core import record as rec
 from core.attention_view import attention_view
 from ui import charts, state
 from ui.train_form import ATT_RUN
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def checkpoint_model(path: str, mtime: float) -> ck.LoadedModel:
-    """A run's newest weights, cached until the file changes (the trainer replaces it atomically)."""
-    p = Path(path)
-    return ck.load_model(p.parent, which="latest" if p.name == rec.LATEST else "best", device="cpu")
-
-
 @st.cache_resource(show_spinner=False, max_entries=16)
 def probe_attention(path: str, mtime: float, text: str):
     """The probe text's attention under one checkpoint file: computed again only when the trainer
     replaces the file (a page polling a run does not redo it every time)."""
-    loaded = checkpoint_model(path, mtime)
+    loaded = state.load_file(path, mtime)
     return attention_view(loaded.model, loaded.tokenizer, text, min(len(text), loaded.config.block_size))
 
 
@@ -55,7 +47,7 @@ def render(records: list[rec.RunRecord], chosen: list[str]) -> None:
     head = c.selectbox("Head", range(cfg.n_head), format_func=lambda i: f"head {i + 1}",
                        key=f"train_att_head_{name}")
     path = newest_weights(by_name[name].path)
-    loaded = checkpoint_model(str(path), path.stat().st_mtime)
+    loaded = state.load_file(str(path), path.stat().st_mtime)
     speaker_name = (loaded.record.speakers or state.chosen_speakers())[0]
     _, val_text = state.speaker(speaker_name, loaded.record.clean).split()
     excerpt = val_text[val_text.find(" ") + 1:][:loaded.config.block_size]
