@@ -75,7 +75,7 @@ def slider_section(one: dict | None, four: dict | None, tb: dict | None = None) 
     for name, label in (("trick", "Trick page, T slider"), ("batches", "Batches page, block-size slider")):
         if tb:
             r = tb[name]
-            lines.append(f"| {label}, one user, key press -> every matrix redrawn ({r['changes']} fresh T) "
+            lines.append(f"| {label}, one user, key press -> all that follows T redrawn ({r['changes']} fresh T) "
                          f"| {r['median_ms']:.0f} ms | {r['p90_ms']:.0f} ms | | {tb['machine']['load_1m']:.1f} "
                          f"| <= 50 / 100 ms |")
     if one:
