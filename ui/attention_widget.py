@@ -27,7 +27,8 @@ _CSS = """
 .pa-root { position: relative; font-family: "Source Sans Pro", sans-serif; font-size: 14px; color: inherit; }
 .pa-controls { display: flex; gap: 1.2rem; align-items: center; flex-wrap: wrap; margin-bottom: 0.4rem; }
 .pa-controls label { display: flex; gap: 0.4rem; align-items: center; }
-.pa-controls label.pa-slider { display: flex; flex-direction: column; align-items: stretch; flex: 1 1 420px; gap: 0.2rem; }
+.pa-controls label.pa-slider { display: flex; flex-direction: column; align-items: stretch; flex: 1 1 420px;
+                              gap: 0.2rem; }
 .pa-slider input { width: 100%; accent-color: #ff4b4b; }
 .pa-slider .pa-ends { display: flex; justify-content: space-between; font-size: 12px; opacity: 0.7; }
 .pa-tval { font-weight: 600; }
