@@ -54,6 +54,7 @@ function sizeCanvas(cv, w, h) {
   }
   const ctx = cv.getContext("2d");
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.ink = cv.__ink || (cv.__ink = getComputedStyle(cv).color || "#444");  // the theme's text colour, once
   return ctx;
 }
 
@@ -86,7 +87,7 @@ function colorbar(ctx, colours, lo, hi, x, y, h, title) {
   for (let i = 0; i < 256; i += 15) grad.addColorStop(i / 255, `rgb(${colours[3 * i]},${colours[3 * i + 1]},${colours[3 * i + 2]})`);
   grad.addColorStop(1, `rgb(${colours[765]},${colours[766]},${colours[767]})`);
   ctx.fillStyle = grad; ctx.fillRect(x, y, 10, h);
-  ctx.fillStyle = "#444"; ctx.font = FONT; ctx.textAlign = "left"; ctx.textBaseline = "middle";
+  ctx.fillStyle = ctx.ink; ctx.font = FONT; ctx.textAlign = "left"; ctx.textBaseline = "middle";
   ctx.fillText(hi.toFixed(2), x + 13, y + 4);
   ctx.fillText(lo.toFixed(2), x + 13, y + h - 4);
   if (Math.abs(hi - lo) > 0 && lo < 0 && hi > 0) ctx.fillText("0", x + 13, y + h * hi / (hi - lo));
@@ -96,7 +97,7 @@ function colorbar(ctx, colours, lo, hi, x, y, h, title) {
 
 function ticks(ctx, labels, n, start, cell, along, fixed) {  // axis labels, thinned to fit
   const every = Math.max(1, Math.ceil(12 / cell));
-  ctx.fillStyle = "#444"; ctx.font = FONT;
+  ctx.fillStyle = ctx.ink; ctx.font = FONT;
   for (let i = 0; i < n; i += every) {
     const c = start + (i + 0.5) * cell;
     if (along === "x") {
@@ -299,7 +300,7 @@ export default function (component) {
     const W = left + h.H * (cw + gap) + 70, Hh = topM + h.L * (cw + gap);
     const ctx = sizeCanvas(ui.mosaic, W, Hh);
     ctx.clearRect(0, 0, W, Hh);
-    ctx.font = "12px sans-serif"; ctx.fillStyle = "#333"; ctx.textAlign = "center"; ctx.textBaseline = "bottom";
+    ctx.font = "12px sans-serif"; ctx.fillStyle = ctx.ink; ctx.textAlign = "center"; ctx.textBaseline = "bottom";
     for (let c = 0; c < h.H; c++) ctx.fillText(`head ${c + 1}`, left + c * (cw + gap) + cw / 2, topM - 4);
     for (let r = 0; r < h.L; r++) {
       ctx.save(); ctx.translate(left - 10, topM + r * (cw + gap) + cw / 2); ctx.rotate(-Math.PI / 2);
