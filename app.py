@@ -21,6 +21,7 @@ PAGES = [
     st.Page("app_pages/trick.py", title="5. The trick", icon=":material/functions:"),
     st.Page("app_pages/attention.py", title="6. Attention", icon=":material/visibility:"),
     st.Page("app_pages/heads.py", title="Inside the heads", icon=":material/psychology:"),
+    st.Page("app_pages/ladder.py", title="6b. Build it up", icon=":material/stairs:"),
     st.Page("app_pages/train.py", title="7. Train", icon=":material/model_training:"),
     st.Page("app_pages/generate.py", title="8. Generate", icon=":material/edit_note:"),
     st.Page("app_pages/compare.py", title="9. Compare", icon=":material/compare_arrows:"),

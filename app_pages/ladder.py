@@ -1,0 +1,76 @@
+"""The lecture's second hour: the GPT built up one piece at a time (core.ladder), each rung's code,
+size and validation loss per speaker, and a button that trains the rungs in the background."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import ladder
+from ui import ladder as view
+from ui import state
+
+st.title("6b. Build it up: what each piece buys")
+st.markdown(
+    "The lecture goes from one attention head to the full GPT one piece at a time, reading the validation "
+    "loss after each. Every rung here is the same GPT class with pieces switched on (`ModelConfig`'s "
+    "`attn_proj`, `ffwd`, `residual`, `layer_norm`, and more heads and blocks), trained the same small "
+    "way: 1,500 steps, 32 channels, 32 characters of context. Rung 1 is the bigram table.")
+
+speakers = state.chosen_speakers()
+root = state.runs_root()
+results = ladder.results(speakers, root)
+with state.friendly_errors():
+    base = {s: view.baselines(s, state.cleaning()) for s in speakers}
+    st.plotly_chart(view.chart(results, speakers, base), key="ladder_chart")
+st.caption("Diamonds: the lecture's own figures on tiny Shakespeare, a different text (its vocabulary is 65 "
+           "characters; these speeches need ~88), so compare the shape, not the level. Sources: "
+           + "; ".join(f"rung {n}: {src}" for n, src in ladder.LECTURE_SOURCES.items()) + ".")
+
+st.subheader("The ladder")
+rows = view.table(results, speakers)
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+             column_config={**{s: st.column_config.NumberColumn(format="%.3f") for s in speakers},
+                            "params": st.column_config.NumberColumn(format="%d"),
+                            "lecture": st.column_config.NumberColumn("lecture (Shakespeare)", format="%.2f")})
+for rung in ladder.RUNGS:
+    mine = [r for r in results if r.rung == rung.number]
+    label = f"{rung.number}. {rung.title}" + (" (needs a GPU)" if rung.gpu else "")
+    with st.expander(label, expanded=False):
+        st.markdown(f"*{rung.buys}.*")
+        st.code(rung.diff, language="diff")
+        cfg = rung.config(88)
+        st.caption(f"{cfg.n_params():,} parameters with a vocabulary of 88 · "
+                   + " · ".join(f"{r.speaker}: {view.status_line(r)}" for r in mine))
+
+st.subheader("What each piece bought (change in val loss from the rung before)")
+cols = st.columns(max(1, len(speakers)))
+for col, s in zip(cols, speakers):
+    col.markdown(f"**{s}**")
+    col.text("\n".join(view.gain_text(results, s)) or "no rungs trained yet")
+
+st.subheader("Train the rungs")
+names = state.speaker_names()
+c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+who = c1.multiselect("Speakers", names, default=[n for n in speakers if n in names][:1], key="ladder_speakers")
+upto = c2.selectbox("Rungs", ["1-7", "1-8", "8"], key="ladder_rungs",
+                    help="Rung 8 is the lecture's GPT (10.8M parameters): it needs a GPU to finish in minutes")
+if c3.button("Train in the background", key="ladder_train", type="primary", icon=":material/play_arrow:"):
+    with state.friendly_errors():
+        pid = ladder.start(who, root, upto)
+        st.session_state["ladder_msg"] = (f"Training rungs {upto} for {', '.join(who)} in the background "
+                                          f"(process {pid}), one rung after another: each shows up here as it "
+                                          "finishes (about a minute a rung; reload to refresh).")
+if "8" in upto:
+    st.caption("Rung 8 needs a GPU: on a CPU it will take hours, and it still runs if you ask.")
+if "ladder_msg" in st.session_state:
+    st.success(st.session_state["ladder_msg"])
+
+
+@st.fragment(run_every="3s" if any(r.status in ("running", "queued") for r in results) else None)
+def progress() -> None:
+    live = [r for r in ladder.results(state.chosen_speakers(), root) if r.status in ("running", "queued")]
+    for r in live:
+        st.progress(min(1.0, r.step / max(1, r.max_iters)), text=f"{r.run}: step {r.step:,} / {r.max_iters:,}")
+
+
+progress()

@@ -1,0 +1,38 @@
+"""AppTest of the "Build it up" page: the ladder from the runs on disk, the chart's lines, a bad
+start request is a message."""
+from __future__ import annotations
+
+from core import ladder
+from tests.apptest_helpers import figures, open_page
+
+PAGE = "ladder"
+
+
+def _page():
+    at = open_page(PAGE)
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_page_shows_every_rung_and_the_chart():
+    at = _page()
+    assert at.title[0].value.startswith("6b. Build it up")
+    assert [e.label for e in at.expander][:len(ladder.RUNGS)] == [
+        f"{r.number}. {r.title}" + (" (needs a GPU)" if r.gpu else "") for r in ladder.RUNGS]
+    table = at.dataframe[0].value
+    assert list(table["rung"]) == [r.number for r in ladder.RUNGS]
+    charts = figures(at)
+    names = [t.get("name") for t in charts[0]["data"]]
+    assert "the lecture (tiny Shakespeare)" in names and "Barack Obama" in names
+    lecture = next(t for t in charts[0]["data"] if t.get("name", "").startswith("the lecture"))
+    assert lecture["y"][0] == 2.5 and lecture["y"][-1] == 1.48
+    shapes = charts[0]["layout"].get("shapes", [])
+    assert len(shapes) >= 2  # a count-bigram line per speaker and the uniform guess
+
+
+def test_starting_without_speakers_is_a_message():
+    at = _page()
+    at.multiselect(key="ladder_speakers").set_value([]).run()
+    at.button(key="ladder_train").click().run()
+    assert not at.exception
+    assert any("choose at least one speaker" in e.value for e in at.error)

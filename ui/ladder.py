@@ -1,0 +1,82 @@
+"""What the "Build it up" page draws: the ladder's table (val loss per rung and speaker), the
+baselines (uniform, count bigram) per speaker, and the one chart of val loss by rung."""
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import ladder
+from core.dataset import prepare
+from core.ngram import order_report, uniform_loss
+
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+
+
+@st.cache_data(show_spinner="Counting each speaker's bigrams...", max_entries=32)
+def baselines(speaker: str, clean: bool = True) -> dict[str, float]:
+    """The uniform guess (ln V) and the count bigram (add-alpha smoothed) on the speaker's val split."""
+    data = prepare([speaker], clean=clean)
+    V = data.tokenizer.vocab_size
+    return {"uniform": uniform_loss(V), "count bigram": order_report(data.train, data.val, 1, V).val_loss}
+
+
+def table(results: list[ladder.Result], speakers: list[str]) -> list[dict]:
+    """One row per rung: its pieces, params, and each speaker's val loss (or its state)."""
+    rows = []
+    for rung in ladder.RUNGS:
+        row = {"rung": rung.number, "piece": rung.title, "params": None, "lecture": rung.lecture}
+        for s in speakers:
+            r = next((x for x in results if x.speaker == s and x.rung == rung.number), None)
+            row["params"] = row["params"] or (r.params if r else None)
+            row[s] = r.val_loss if r and r.status == "finished" else None
+        rows.append(row)
+    return rows
+
+
+def status_line(r: ladder.Result) -> str:
+    if r.status == "finished":
+        return f"{r.val_loss:.3f}" + (f" ({r.seconds:.0f} s)" if r.seconds else "")
+    if r.status in ("running", "queued"):
+        return f"training, step {r.step:,} / {r.max_iters:,}"
+    return "not trained" if r.status == "missing" else r.status
+
+
+def chart(results: list[ladder.Result], speakers: list[str], base: dict[str, dict[str, float]]) -> go.Figure:
+    """Val loss by rung, one line per speaker; dotted: each speaker's count bigram; grey: the uniform
+    guess; diamonds: the lecture's figures on tiny Shakespeare."""
+    fig = go.Figure()
+    xs = [r.number for r in ladder.RUNGS]
+    for i, s in enumerate(speakers):
+        color = COLORS[i % len(COLORS)]
+        by = {r.rung: r.val_loss for r in results if r.speaker == s and r.status == "finished"}
+        fig.add_trace(go.Scatter(x=xs, y=[by.get(n) for n in xs], mode="lines+markers", name=s,
+                                 line={"color": color}, connectgaps=False))
+        if s in base:
+            fig.add_hline(y=base[s]["count bigram"], line={"color": color, "dash": "dot", "width": 1},
+                          annotation_text=f"count bigram, {s}", annotation_position="top left",
+                          annotation_font_size=10)
+    if base:
+        uniform = max(b["uniform"] for b in base.values())
+        fig.add_hline(y=uniform, line={"color": "grey", "dash": "dash", "width": 1},
+                      annotation_text=f"uniform guess, ln V = {uniform:.2f}", annotation_position="bottom left")
+    lec = [(r.number, r.lecture) for r in ladder.RUNGS if r.lecture is not None]
+    fig.add_trace(go.Scatter(x=[n for n, _ in lec], y=[v for _, v in lec], mode="markers+lines",
+                             name="the lecture (tiny Shakespeare)", marker={"symbol": "diamond", "size": 9},
+                             line={"color": "black", "dash": "dash", "width": 1}))
+    fig.update_layout(title="Validation loss by rung (nats per character, lower is better)", height=440,
+                      xaxis={"title": "rung", "tickmode": "array", "tickvals": xs,
+                             "ticktext": [f"{r.number}. {r.name}" for r in ladder.RUNGS]},
+                      yaxis={"title": "val loss"}, margin={"t": 50, "b": 40}, legend={"orientation": "h"})
+    return fig
+
+
+def gain_text(results: list[ladder.Result], speaker: str) -> list[str]:
+    """'rung 4 (+ Feed-forward): -0.061 nats' lines for one speaker."""
+    rows = [r for r in results if r.speaker == speaker and r.status == "finished"]
+    out = []
+    for n, g in ladder.gains(rows).items():
+        if g is not None and not math.isnan(g):
+            out.append(f"{n}. {ladder.BY_NUMBER[n].title}: {g:+.3f}")
+    return out
