@@ -42,7 +42,7 @@ METHOD = """\
 - Attention with dropout: the CPU's scaled_dot_product_attention falls back to an fp32 path; `core.dropout.attention`
   runs the two batched matmuls in bf16 and the mask, softmax and dropout as one autograd node (99 -> 35 ms per layer).
 - Fused AdamW on the CPU (4.7 vs 14.9 ms a step at the lecture size), one `.item()` per log interval.
-- Sampling: a preallocated KV cache, the forward written out without module calls, bf16 weights packed once for
+- Sampling: a preallocated KV cache as the model's attention kernel, bf16 weights packed once for
   oneDNN for big models (the 24 projections of a token: 0.48 vs 2.47 ms in fp32), and the "shift" window.
 - Tried and dropped: `torch.compile` on the CPU (slower: 1441 vs 1140 ms a lecture-config step, ~35 s to
   compile); bf16 weights for the tiny preset's sampling (slower: 1691 vs 3189 tokens/s).
