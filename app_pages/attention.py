@@ -24,9 +24,9 @@ st.markdown(
     "averages the others' **values**.")
 
 chosen = state.chosen_speakers()
-runs = sorted(state.runs("gpt"), key=lambda r: min((chosen.index(s) for s in r.meta.get("speakers", []) if s in chosen),
+runs = sorted(state.runs("gpt"), key=lambda r: min((chosen.index(s) for s in r.speakers if s in chosen),
                                                   default=len(chosen)))  # the first chosen speaker's model first
-options = {f"{r.name} · {', '.join(r.meta.get('speakers', []))}": r for r in runs}
+options = {f"{r.name} · {', '.join(r.speakers)}": r for r in runs}
 c1, c2 = st.columns([3, 2])
 choice = c1.selectbox("Model", [*options, UNTRAINED], key="attention_model",
                       help="A trained speaker's GPT, or the same architecture with random weights")
@@ -41,8 +41,8 @@ with state.friendly_errors():
     run = options.get(choice)
     loaded = state.load_run(run) if run else state.untrained("".join(state.data().tokenizer.chars))
     cfg = loaded.config
-    speaker_name = (loaded.meta.get("speakers") or chosen)[0]
-    _, val_text = state.speaker(speaker_name, loaded.meta.get("clean", True)).split()
+    speaker_name = (loaded.record.speakers or chosen)[0]
+    _, val_text = state.speaker(speaker_name, loaded.record.clean).split()
     excerpt = val_text[val_text.find(" ") + 1:][:400]  # from the first whole word
     text = st.text_area("Input text", value=excerpt, key=f"attention_text_{choice}", height=100,
                         help=f"Default: the start of {speaker_name}'s validation text, "

@@ -157,9 +157,14 @@ class HeadScore:
 
 
 def _weights(model, idx: torch.Tensor) -> torch.Tensor:
-    """(B, L, H, T, T) attention weights through GPT.inspect, in fp32."""
+    """(B, L, H, T, T) attention weights through GPT.inspect, in fp32 on the CPU (the model is left
+    in the mode it was in: the trainer calls this between steps)."""
+    was_training = model.training
     model.eval()
-    return model.inspect(idx).weights.float()
+    try:
+        return model.inspect(idx.to(next(model.parameters()).device)).weights.float().cpu()
+    finally:
+        model.train(was_training)
 
 
 @torch.no_grad()

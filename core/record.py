@@ -132,6 +132,7 @@ class RunRecord:
     val_loss_full: dict[str, float] = field(default_factory=dict)  # best weights, whole val split per speaker
     history: list[dict] = field(default_factory=list)             # one point per evaluation
     samples: list[dict] = field(default_factory=list)             # what the model wrote at each evaluation
+    heads: list[dict] = field(default_factory=list)               # each head's pattern scores at each evaluation
     n_params: int = 0
     device: str = ""
     dtype: str = ""
@@ -200,6 +201,10 @@ class RunRecord:
         if not isinstance(samples, list) or not all(isinstance(s, dict) and isinstance(s.get("text"), str)
                                                     for s in samples):
             raise RecordError("samples must be a list of {step, text}")
+        heads = d.get("heads") or []
+        if not isinstance(heads, list) or not all(isinstance(h, dict) and isinstance(h.get("scores"), list)
+                                                  for h in heads):
+            raise RecordError("heads must be a list of {step, patterns, scores}")
         strings = {k: d.get(k) for k in ("preset", "init_from", "group", "key")}
         for k, v in strings.items():
             if v is not None and not isinstance(v, str):
@@ -218,7 +223,7 @@ class RunRecord:
             train_loss=_num(d.get("train_loss"), "train_loss"), val_loss=_num(d.get("val_loss"), "val_loss"),
             tokens_per_s=_num(d.get("tokens_per_s"), "tokens_per_s"),
             val_loss_full={str(k): _num(v, f"val_loss_full[{k}]", optional=False) for k, v in full.items()},
-            history=history, samples=samples,
+            history=history, samples=samples, heads=heads,
             n_params=_num(d.get("n_params") or 0, "n_params", optional=False, integer=True),
             device=str(d.get("device") or ""), dtype=str(d.get("dtype") or ""),
             world_size=_num(d.get("world_size") or 1, "world_size", optional=False, integer=True),

@@ -15,9 +15,11 @@ from core import checkpoints as ck
 from core import record as rec
 from core.dataset import TrainingData
 from core.errors import SaveFailed
+from core.heads import PATTERNS, detect
 from core.train import EndEvent, EvalEvent, Event, StartEvent, StepEvent
 
 SAMPLE_CHARS, SAMPLE_SEED, SAMPLE_PROMPT = 160, 1337, "\n"
+HEADS_CHARS = 4000  # of the val text, for the head detectors at each evaluation
 
 
 def sample_prompt(tokenizer) -> str:
@@ -38,6 +40,7 @@ class Recorder:
             r.n_params, r.world_size = event.n_params, event.world_size
             r.history = [h for h in r.history if h["step"] <= event.step]  # a resumed leg re-logs past that
             r.samples = [s for s in r.samples if s["step"] <= event.step]
+            r.heads = [h for h in r.heads if h.get("step", 0) <= event.step]
             self._save_record()
             self._log(asdict(event))
         elif isinstance(event, StepEvent):
@@ -59,6 +62,8 @@ class Recorder:
                 r.best_val_loss, r.best_step = e.val_loss, e.step
             if self.samples:
                 r.samples.append({"step": e.step, "text": self._sample(e.model)})
+                if r.model_type == "gpt":
+                    r.heads.append({"step": e.step, "patterns": list(PATTERNS), "scores": self._heads(e.model)})
         self._save_record()
         if e.kind == "eval" and e.best:
             self._write(rec.BEST, lambda: ck.save_checkpoint(self.dir / rec.BEST, e.model, r))
@@ -75,6 +80,13 @@ class Recorder:
         g = torch.Generator().manual_seed(SAMPLE_SEED)
         out = generate(model, idx, SAMPLE_CHARS, temperature=1.0, generator=g, dtype="float32")
         return tok.decode(out[0, idx.size(1):].tolist())
+
+    def _heads(self, model) -> list:
+        """Every head's score on each pattern (core.heads), on the start of the val text: when do the
+        previous-character and induction heads appear?"""
+        text = self.data.tokenizer.decode(self.data.val[:HEADS_CHARS].tolist())
+        return [[[round(x, 4) for x in head] for head in layer]
+                for layer in detect(model, self.data.tokenizer, text, n_windows=8, n_random=8).tolist()]
 
     def _end(self, e: EndEvent) -> None:
         r = self.record

@@ -8,7 +8,7 @@ from core import checkpoints as ck
 from core.attention_view import attention_view
 from core.config import TrainConfig, preset
 from core.dataset import prepare
-from core.train import train
+from core.runs import train
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from core import record as rec
@@ -209,6 +210,7 @@ def run_panel(records: list[rec.RunRecord]) -> None:
         if time.time() - when < 20:
             getattr(st, level)(text)
     samples(r)
+    head_patterns(r)
 
 
 def samples(r: rec.RunRecord) -> None:
@@ -221,3 +223,26 @@ def samples(r: rec.RunRecord) -> None:
                                                             key=f"train_sample_step_{r.name}")
     text = next(s["text"] for s in r.samples if s["step"] == at)
     st.code(text, language=None, wrap_lines=True)
+
+
+def head_patterns(r: rec.RunRecord) -> None:
+    """The strongest head on each pattern at each evaluation: when the heads form."""
+    if len(r.heads) < 2:
+        return
+    from core.heads import LABELS
+
+    steps = [h["step"] for h in r.heads]
+    patterns = r.heads[-1].get("patterns", [])
+    data = []
+    for k, p in enumerate(patterns):
+        best = [max(head[k] for layer in h["scores"] for head in layer) for h in r.heads]
+        data.append({"type": "scatter", "mode": "lines+markers", "x": steps, "y": best, "name": LABELS.get(p, p),
+                     "hovertemplate": f"{LABELS.get(p, p)}<br>step %{{x}}<br>best head %{{y:.2f}}<extra></extra>"})
+    layout = {"height": 320, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+              "title": {"text": "The strongest head on each pattern, at each evaluation", "font": {"size": 14}},
+              "xaxis": {"title": {"text": "step"}}, "yaxis": {"title": {"text": "score (share of attention)"},
+                                                              "range": [0, 1]}}
+    st.plotly_chart(go.Figure({"data": data, "layout": layout}), key=f"train_heads_{r.name}")
+    st.caption("Each score is the share of a head's attention that lands where the pattern says (core.heads): 1 "
+               "means the head does exactly that. An induction head (0.3 or more) looks back to what followed the "
+               "previous copy of the current character; see *Inside the heads* for every head.")
