@@ -13,6 +13,7 @@ from helpers import OBAMA, TRUMP, one_thread, speaker_data, tiny_gpt, tiny_train
 from core import checkpoints as ck
 from core import record as rec
 from core.compare import excerpt, loss_matrix, side_by_side, speaker_runs, top_chars, who_said_it
+from core.config import ModelConfig, TrainConfig
 from core.evaluate import evaluate_run, per_char_loss, sequence_loss
 from core.models import build_model
 from core.runs import train
@@ -139,7 +140,8 @@ def test_side_by_side_checks_everything_before_the_first_character(models):
 
 def test_speaker_runs_picks_the_newest_finished_single_speaker_run():
     def run(name, speakers, status="finished", kind="gpt"):
-        return ck.RunInfo(name, Path(name), {"speakers": speakers, "status": status, "model": {"model_type": kind}})
+        model = ModelConfig(model_type=kind, vocab_size=8, block_size=8)
+        return rec.RunRecord(name, speakers, model, TrainConfig(), vocab="", status=status, path=Path(name))
 
     runs = [run("new-running", [OBAMA], "running"), run("both", [OBAMA, TRUMP]), run("obama-bigram", [OBAMA],
             kind="bigram"), run("obama-new", [OBAMA]), run("obama-old", [OBAMA]), run("trump", [TRUMP])]

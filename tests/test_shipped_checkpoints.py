@@ -6,9 +6,10 @@ import math
 import pytest
 import torch
 
-from core.checkpoints import CHECKPOINTS_DIR, load_model
+from core.checkpoints import load_model
 from core.corpus import DEFAULT_SPEAKERS, load_speaker
 from core.evaluate import sequence_loss
+from core.record import CHECKPOINTS_DIR
 
 SHIPPED = {s: CHECKPOINTS_DIR / f"{'-'.join(s.lower().replace('.', '').split())}-gpt-tiny" for s in DEFAULT_SPEAKERS}
 
