@@ -208,18 +208,32 @@ def execute(run_dir: Path, *, callbacks=(), stop=None, max_iters: int | None = N
     from core import distributed
 
     run_dir = Path(run_dir)
-    main = distributed.context().is_main
-    lock = rec.TrainerLock(run_dir).acquire() if main else None
-    try:
-        record = rec.RunRecord.load(run_dir)
-        changes = {k: v for k, v in (("max_iters", max_iters), ("device", device)) if v is not None}
-        if changes:
-            record.train = replace(record.train, **changes)
+    ctx = distributed.context()
+    main = ctx.is_main
+    record = rec.RunRecord.load(run_dir)
+    changes = {k: v for k, v in (("max_iters", max_iters), ("device", device)) if v is not None}
+    if changes:
+        record.train = replace(record.train, **changes)
+    held: dict = {}
+
+    def claim() -> bool:
+        """Rank 0 takes the run (its lock, the concurrent-run limit); a refusal reaches every process."""
+        held["lock"] = rec.TrainerLock(run_dir).acquire()
         if record.step >= record.max_iters and record.status != "queued":
             raise ConfigError(f"{record.name} already reached its {record.max_iters:,} steps: give more "
                               "iterations (--max-iters)")
-        if main and record.status != "queued":  # a resume (CLI, torchrun); a queued run was counted when queued
+        if record.status != "queued":  # a resume (CLI, torchrun); a queued run was counted when queued
             _check_limit(run_dir.parent, exclude=record.name)
+        return True
+
+    try:
+        distributed.from_main(claim, ctx, distributed.device_for(ctx, pick_device(record.train.device)))
+    except BaseException:
+        if "lock" in held:
+            held["lock"].release()
+        raise
+    lock = held.get("lock")
+    try:
         data = prepare(record.speakers, clean=record.clean, tokenizer=record.tokenizer(), data_dir=data_dir,
                        unknown=record.unknown)
         start, said = _start_state(run_dir, record, run_dir.parent)
