@@ -116,17 +116,6 @@ def test_a_saved_rung_loads_as_itself(tmp_path):
     assert ladder.result("Pairs", ladder.BY_NUMBER[4], tmp_path / "runs").status == "missing"
 
 
-def test_attention_beats_the_bigram_where_the_next_character_needs_context(tmp_path):
-    """After 'a' comes 'y' if the word began with 'x', 'w' if it began with 'z': the bigram table
-    sees only the 'a' (a coin toss), one attention head sees the first letter (the lecture's
-    rung 2 over rung 1)."""
-    data, root = tmp_path / "data", tmp_path / "runs"
-    _write_speaker(data, "Pairs", ["xay", "zaw"])
-    bigram = ladder.train_rung("Pairs", ladder.BY_NUMBER[1], root, max_iters=300, data_dir=data)
-    head = ladder.train_rung("Pairs", ladder.BY_NUMBER[2], root, max_iters=300, data_dir=data)
-    assert head.val_loss < bigram.val_loss - 0.05, (head.val_loss, bigram.val_loss)
-
-
 def test_cli_prints_one_line_per_rung_and_refuses_bad_rungs(tmp_path):
     data = tmp_path / "data"
     _write_speaker(data, "Pairs", ["xay", "zaw"], 2000)
