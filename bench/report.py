@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -195,10 +196,17 @@ def render_png(fig: go.Figure, path: Path) -> bool:
     return True
 
 
+def kept_sections(text: str) -> list[str]:
+    """The sections other writers own (`<!-- name: ... -->` ... `<!-- /name -->`: the slider's, written
+    by the browser tests; the pretraining and who-said-it figures), kept when the benchmark rewrites."""
+    return [m.group(0) for m in re.finditer(r"<!-- ([\w-]+):.*?<!-- /\1 -->", text, re.S)]
+
+
 def write(results: dict, md_path: Path) -> None:
     md_path.parent.mkdir(parents=True, exist_ok=True)
+    kept = kept_sections(md_path.read_text(encoding="utf-8")) if md_path.exists() else []
     md_path.with_suffix(".json").write_text(json.dumps(results, indent=1))
     text = markdown(results)
     if not render_png(plot(results), md_path.with_suffix(".png")):
         text = text.replace("![ratios against the reference](benchmarks.png)", "(no plot: chromium not found)")
-    md_path.write_text(text + "\n")
+    md_path.write_text("\n\n".join([text, *kept]) + "\n")
