@@ -2,18 +2,18 @@
 context-length slider, the causal mask and the encoder/decoder switch."""
 import streamlit as st
 
-from ui import attention_widget, state
+from ui import attention_widget, heads, state
 from ui.attention_story import one_character_story, token_and_position
 
 UNTRAINED = "untrained (random weights)"
 
 
 @st.fragment
-def explore(loaded, text: str, causal: bool) -> None:
+def explore(loaded, text: str, causal: bool, labels: list | None) -> None:
     """Everything that depends on T, the layer and the head: one component that draws in the
     browser. A trip to the server (encoder view, T past block_size) reruns only this fragment."""
     with state.friendly_errors():
-        attention_widget.show(loaded, text, causal)
+        attention_widget.show(loaded, text, causal, labels)
 
 
 st.title("6. Self-attention, head by head")
@@ -61,7 +61,11 @@ with state.friendly_errors():
     m2.metric("head_size", cfg.head_size)
     m3.metric("scale 1/sqrt(head_size)", f"{cfg.head_size ** -0.5:.4f}")
     m4.metric("parameters", f"{loaded.model.num_params():,}")
-    explore(loaded, text, causal)  # the slider reruns only this fragment: no sidebar, no reload
+    labels = heads.head_labels(run) if run is not None else None  # each head's strongest pattern (cached)
+    explore(loaded, text, causal, labels)  # the slider reruns only this fragment: no sidebar, no reload
+    if labels:
+        st.caption("Each tile of the layer x head grid is labelled with the head's strongest pattern and its score "
+                   "(the share of its attention that lands there; *diffuse* below 0.3): see *Inside the heads*.")
     token_and_position(loaded, text)
     one_character_story(loaded, text, causal)
 

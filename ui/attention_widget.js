@@ -309,6 +309,12 @@ export default function (component) {
         const base = (r * h.H + c) * n * n;
         const x = left + c * (cw + gap), y = topM + r * (cw + gap);
         paint(ctx, ui.scratch, T, T, (i, j) => wt[base + i * n + j], 0, 1, colours.sequential, grey, x, y, cw, cw);
+        const hl = h.head_labels && h.head_labels[r] && h.head_labels[r][c];
+        if (hl) {  // the head's strongest pattern (core.heads): what it does, at a glance
+          ctx.save(); ctx.fillStyle = "rgba(255,255,255,0.85)"; ctx.fillRect(x, y + cw - 16, cw, 16);
+          ctx.fillStyle = "#222"; ctx.textAlign = "left"; ctx.textBaseline = "alphabetic"; ctx.font = "11px sans-serif";
+          ctx.fillText(`${hl[0]} ${hl[1].toFixed(2)}`, x + 3, y + cw - 4); ctx.restore();
+        }
         if (r === s.layer && c === s.head) {
           ctx.strokeStyle = "#ff4b4b"; ctx.lineWidth = 3; ctx.strokeRect(x - 2, y - 2, cw + 4, cw + 4);
         }

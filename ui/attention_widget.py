@@ -90,7 +90,7 @@ def _view_part(view: AttentionView, prefix: str) -> tuple[dict, dict[str, np.nda
 
 
 def payload(*, local: AttentionView | None, exact: AttentionView | None, limit: int, T: int,
-            vocab_size: int, causal: bool) -> bytes:
+            vocab_size: int, causal: bool, head_labels: list | None = None) -> bytes:
     """What the browser draws from: `local` (a decoder view of the text's first characters, every
     smaller T cut from it in the browser) and/or `exact` (the server's view for one T)."""
     any_view = local or exact
@@ -98,7 +98,9 @@ def payload(*, local: AttentionView | None, exact: AttentionView | None, limit: 
     header = {"limit": limit, "T": T, "causal": causal, "L": int(L), "H": int(H), "hs": any_view.head_size,
               "C": any_view.n_embd, "block_size": any_view.block_size, "scale": any_view.scale,
               "vocab": vocab_size, "grey": charts.MASK_GREY,
-              "scales": {"diverging": charts.stops(charts.DIVERGING), "sequential": charts.stops(charts.SEQUENTIAL)}}
+              "scales": {"diverging": charts.stops(charts.DIVERGING), "sequential": charts.stops(charts.SEQUENTIAL)},
+              "head_labels": [[[str(name), round(float(score), 2)] for name, score in layer]
+                              for layer in head_labels] if head_labels else None}
     arrays: dict[str, np.ndarray] = {}
     for name, view in (("local", local), ("exact", exact)):
         if view is not None:
@@ -119,7 +121,7 @@ def explorer(blob: bytes, T: int) -> None:
     _component(key=KEY, data=blob, default={"T": T}, on_T_change=_take_T, height="content")
 
 
-def show(loaded, text: str, causal: bool) -> None:
+def show(loaded, text: str, causal: bool, head_labels: list | None = None) -> None:
     """The explorer for a loaded model and a text: one pass for the browser's range of T (decoder
     view), plus the server's pass for the T it asked for when that T is outside the range."""
     cfg = loaded.config
@@ -136,4 +138,4 @@ def show(loaded, text: str, causal: bool) -> None:
     st.caption(f"Drag the slider: the maps follow {where}, T past block_size = {cfg.block_size} crops the "
                "context and is computed on the server. Click a tile of the layer x head grid to show its stages.")
     explorer(payload(local=local, exact=exact, limit=limit, T=T, vocab_size=loaded.tokenizer.vocab_size,
-                     causal=causal), T)
+                     causal=causal, head_labels=head_labels), T)
