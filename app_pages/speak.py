@@ -32,10 +32,11 @@ st.caption(f"**{base.name}**: {base.model.n_params():,} parameters, {base.step:,
 
 records = state.runs("gpt")
 speakers = state.chosen_speakers()
+scratch_runs = speak.speaker_runs_by_kind(records, speakers)["from scratch"]  # the shipped size, not the ladder's
 rows, trio = [], {}
 with state.friendly_errors():
     for s in speakers:
-        ft, scratch = speak.newest(records, s, base.name), speak.newest(records, s, None)
+        ft, scratch = speak.newest(records, s, base.name), scratch_runs.get(s)
         trio[s] = (ft, scratch)
         seen = speak.seen_in_pretraining(base, s)
         rows.append({"speaker": s + (" (val text seen in pretraining)" if seen else ""),

@@ -194,13 +194,34 @@ def _rows(ids: torch.Tensor, width: int = 1024) -> torch.Tensor:
     return ids[:n * width + 1].unfold(0, width + 1, width)
 
 
+def _arch(r) -> tuple:
+    d = r.model.to_dict()
+    d.pop("vocab_size")
+    return tuple(sorted(d.items()))
+
+
+def speaker_runs_by_kind(records, speakers: Sequence[str]) -> dict[str, dict]:
+    """Per kind ("fine-tuned", "from scratch"), per speaker, the newest finished GPT run trained on that
+    speaker alone (records newest first, as core.record.list_runs gives them). Within a kind every
+    speaker's model has one architecture: the fine-tuned runs' (so that scratch and fine-tuned compare
+    like with like), else the newest run's; runs of other sizes (the ladder's rungs, say) are left out."""
+    single = [r for r in records if r.status == "finished" and r.model_type == "gpt" and len(r.speakers) == 1
+              and r.speakers[0] in speakers]
+    tuned = [r for r in single if r.init_from]
+    scratch = [r for r in single if not r.init_from]
+    out = {}
+    for kind, runs in (("fine-tuned", tuned), ("from scratch", scratch)):
+        arch = _arch(tuned[0]) if tuned and any(_arch(r) == _arch(tuned[0]) for r in runs) else (
+            _arch(runs[0]) if runs else None)
+        picked: dict = {}
+        for r in runs:
+            if _arch(r) == arch:
+                picked.setdefault(r.speakers[0], r)
+        out[kind] = picked
+    return out
+
+
 def speaker_sets(records, speakers: Sequence[str]) -> dict[str, dict[str, str]]:
-    """Per kind ("from scratch", "fine-tuned"), per speaker, the newest finished GPT run trained on
-    that speaker alone (records newest first, as core.record.list_runs gives them)."""
-    out: dict[str, dict[str, str]] = {"from scratch": {}, "fine-tuned": {}}
-    for r in records:
-        if r.status != "finished" or r.model_type != "gpt" or len(r.speakers) != 1 or r.speakers[0] not in speakers:
-            continue
-        kind = "fine-tuned" if r.init_from else "from scratch"
-        out[kind].setdefault(r.speakers[0], r.name)
-    return {k: v for k, v in out.items() if len(v) == len(speakers)}
+    """The kinds with a model for every speaker: kind -> speaker -> run name."""
+    found = speaker_runs_by_kind(records, speakers)
+    return {k: {s: v[s].name for s in speakers} for k, v in found.items() if all(s in v for s in speakers)}

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import record as rec
-from core.attribution import accuracy_curve, speaker_sets
+from core.attribution import accuracy_curve, speaker_runs_by_kind, speaker_sets
 from core.evaluate import sequence_loss
 from core.sampling import sample_text
 from ui import state
@@ -97,16 +97,15 @@ def curve_key(speakers: list[str]) -> tuple:
 
 def choose_models(speakers: list[str]) -> dict[str, rec.RunRecord | None]:
     """Per speaker, the newest finished GPT trained on that speaker alone, fine-tuned from a base or
-    from scratch, as the learner picks (fine-tuned first, when there are any)."""
-    records = state.runs("gpt")
-    kinds = {"fine-tuned from a base": {}, "from scratch": {}}
-    for r in records:
-        if r.status == "finished" and len(r.speakers) == 1 and r.speakers[0] in speakers:
-            kinds["fine-tuned from a base" if r.init_from else "from scratch"].setdefault(r.speakers[0], r)
-    available = [k for k, v in kinds.items() if v] or ["from scratch"]
+    from scratch (one architecture per kind: core.attribution.speaker_runs_by_kind), as the learner
+    picks (fine-tuned first, when there are any)."""
+    found = speaker_runs_by_kind(state.runs("gpt"), speakers)
+    labels = {"fine-tuned": "fine-tuned from a base", "from scratch": "from scratch"}
+    available = [k for k, v in found.items() if v] or ["from scratch"]
     kind = available[0]
     if len(available) > 1:
         kind = st.segmented_control("Speaker models", available, default=available[0], key="compare_kind",
+                                    format_func=labels.get,
                                     help="Each speaker's model fine-tuned from a base model, or trained on that "
                                          "speaker alone from scratch") or available[0]
-    return {s: kinds[kind].get(s) for s in speakers}
+    return {s: found.get(kind, {}).get(s) for s in speakers}
