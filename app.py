@@ -2,6 +2,7 @@
 import streamlit as st
 
 from ui import sidebar, state
+from ui.pages import PAGES
 
 # Not pages/: Streamlit 1.67 puts an app with a pages/ folder beside its entry script in the legacy
 # multipage mode (it checks only that the path exists; no option names another folder or turns the
@@ -12,23 +13,9 @@ from ui import sidebar, state
 # app_pages/ is the name Streamlit's own guidance gives; tests/test_browser_nav.py guards it.
 st.set_page_config(page_title="Podium: build a GPT", page_icon="🎤", layout="wide")
 
-PAGES = [
-    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("app_pages/speeches.py", title="1. Speeches", icon=":material/record_voice_over:"),
-    st.Page("app_pages/tokens.py", title="2. Tokens", icon=":material/abc:"),
-    st.Page("app_pages/batches.py", title="3. Batches", icon=":material/grid_on:"),
-    st.Page("app_pages/bigram.py", title="4. Bigram", icon=":material/table:"),
-    st.Page("app_pages/trick.py", title="5. The trick", icon=":material/functions:"),
-    st.Page("app_pages/attention.py", title="6. Attention", icon=":material/visibility:"),
-    st.Page("app_pages/heads.py", title="Inside the heads", icon=":material/psychology:"),
-    st.Page("app_pages/ladder.py", title="6b. Build it up", icon=":material/stairs:"),
-    st.Page("app_pages/train.py", title="7. Train", icon=":material/model_training:"),
-    st.Page("app_pages/generate.py", title="8. Generate", icon=":material/edit_note:"),
-    st.Page("app_pages/compare.py", title="9. Compare", icon=":material/compare_arrows:"),
-    st.Page("app_pages/speak.py", title="10. Speak like them", icon=":material/campaign:"),
-]
 
 state.configure_torch()
-page = st.navigation(PAGES)
+page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=p is PAGES[0]) for p in PAGES],
+                     expanded=True)  # every step in view: collapsed, the menu hides all past the tenth
 sidebar.render()
 page.run()

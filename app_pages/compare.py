@@ -57,7 +57,7 @@ def legend_html() -> str:
             + " &nbsp;(hover a character for its value)</div>")
 
 
-st.title("9. Compare: whose model knows whose words")
+st.title("10. Compare: whose model knows whose words")
 st.markdown(
     "Every model below has the same architecture and vocabulary, and learned one speaker: trained on that "
     "speaker alone, or fine-tuned on that speaker from a base model (see *Speak like them*). The loss of a "

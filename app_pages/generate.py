@@ -27,7 +27,7 @@ def text_html(prompt: str, text: str) -> str:
             f'<span style="color:#888">{html.escape(prompt)}</span>{html.escape(text)}</div>')
 
 
-st.title("8. Generate: each speaker's GPT writes")
+st.title("9. Generate: each speaker's GPT writes")
 st.markdown(
     "The lecture's last step: feed a context, take the distribution over the next character, draw one, "
     "append it, repeat. Here every speaker's model continues the **same prompt** with the **same seed** "

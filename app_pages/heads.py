@@ -7,7 +7,7 @@ from core.heads import ABLATIONS
 from ui import heads_sections as sections
 from ui import state
 
-st.title("Inside the heads")
+st.title("12. Inside the heads")
 st.markdown(
     "The Attention page shows every head's weights; this page says what each head **does** (which "
     "pattern its attention follows), what it is **worth** (how much worse the model predicts without it), "

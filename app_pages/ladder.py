@@ -9,7 +9,7 @@ from core import ladder
 from ui import ladder as view
 from ui import state
 
-st.title("6b. Build it up: what each piece buys")
+st.title("7. Build it up: what each piece buys")
 st.markdown(
     "The lecture goes from one attention head to the full GPT one piece at a time, reading the validation "
     "loss after each. Every rung here is the same GPT class with pieces switched on (`ModelConfig`'s "

@@ -10,7 +10,7 @@ from core import runs
 from ui import speak, state
 from ui.train_form import GROUP, SELECTED, WATCHED, watch
 
-st.title("10. Speak like them: pretrain, then fine-tune")
+st.title("11. Speak like them: pretrain, then fine-tune")
 st.markdown(
     "A speaker's own addresses are a few hundred thousand characters: a small model trained on them alone "
     "learns English and the speaker at once, and learns English badly (*hofgen people*). The lecture ends on "

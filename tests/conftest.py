@@ -21,7 +21,14 @@ BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 
 
 def pytest_collection_modifyitems(config, items):
-    """Browser tests need Debian's chromium: skip them without it, except under CI=true."""
+    """Benchmark-only tests (they take figures, they check nothing a test does not) run under
+    `python -m bench` (PODIUM_BENCH=1), not in the suite. Browser tests need Debian's chromium:
+    skip them without it, except under CI=true."""
+    if os.environ.get("PODIUM_BENCH") != "1":
+        later = pytest.mark.skip(reason="a benchmark: `python -m bench` runs it (PODIUM_BENCH=1)")
+        for item in items:
+            if "bench" in item.keywords:
+                item.add_marker(later)
     if Path(CHROMIUM).exists():
         return
     if os.environ.get("CI") == "true":

@@ -13,6 +13,7 @@ import torch
 from apptest_helpers import decode, figures, heatmaps, open_page, page_text
 
 from core import checkpoints as ck
+from core import record as rec
 from core import runs as run_manager
 from core.dataset import prepare
 from core.ngram import NGramCounts, gpt_params
@@ -85,8 +86,8 @@ def test_train_saves_a_run_that_reaches_the_count_floor(tmp_path, data):
     at = open_page("bigram")
     at.number_input(key="bigram_steps").set_value(1000)
     train_in_background(at, "bigram_train", tmp_path / RUN)
-    launch = (tmp_path / RUN / "launch.json").read_text()
-    assert '"model": "bigram"' in launch and '"max_iters": 1000' in launch
+    record = rec.RunRecord.load(tmp_path / RUN)
+    assert record.model.model_type == "bigram" and record.train.max_iters == 1000
     assert (tmp_path / RUN / "model.pt").is_file() and (tmp_path / RUN / "meta.json").is_file()
     m = metrics(at)
     V = data.tokenizer.vocab_size

@@ -16,7 +16,7 @@ def _page():
 
 def test_the_page_shows_every_rung_and_the_chart():
     at = _page()
-    assert at.title[0].value.startswith("6b. Build it up")
+    assert at.title[0].value.startswith("7. Build it up")
     assert [e.label for e in at.expander][:len(ladder.RUNGS)] == [
         f"{r.number}. {r.title}" + (" (needs a GPU)" if r.gpu else "") for r in ladder.RUNGS]
     table = at.dataframe[0].value

@@ -69,9 +69,11 @@ def test_invalid_config_shows_a_clear_error_and_starts_nothing(root):
     assert any("divisible by n_head (3)" in e.value for e in at.error)
     assert at.button(key="train_start").disabled
     at.number_input(key="train_n_head_gpt_tiny").set_value(4).run()
-    at.number_input(key="train_max_iters_gpt_tiny").set_value(0).run()
-    assert any("max_iters must be at least 1" in e.value for e in at.error)
-    assert at.button(key="train_start").disabled
+    # ranges come from the settings' one declaration: the field itself refuses 0 steps
+    steps = at.number_input(key="train_max_iters_gpt_tiny")
+    assert (steps.min, steps.max) == (1, 10_000_000)
+    steps.set_value(0).run()
+    assert at.number_input(key="train_max_iters_gpt_tiny").value == 2000 and not at.button(key="train_start").disabled
     # a context longer than a speaker's val text is only found by the full check when Start is pressed
     at.number_input(key="train_max_iters_gpt_tiny").set_value(100).run()
     at.multiselect(key="train_speakers").set_value(["John Adams"]).run()
@@ -79,7 +81,8 @@ def test_invalid_config_shows_a_clear_error_and_starts_nothing(root):
     assert not at.error and not at.button(key="train_start").disabled
     start(at)
     errors = [e.value for e in at.error]
-    assert any("Nothing was started" in e and "longer than the val text of John Adams" in e for e in errors), errors
+    assert any("Nothing was started" in e and "John Adams is too short for a context of 5000" in e
+               for e in errors), errors
     assert run_dirs(root) == []
 
 

@@ -30,8 +30,8 @@ def open_heads(page, server) -> float:
     page.goto(server)
     wait_idle(page)
     t0 = time.perf_counter()
-    nav_link(page, "Inside the heads").click()
-    page.wait_for_selector("h1:has-text('Inside the heads')", timeout=60_000)
+    nav_link(page, "12. Inside the heads").click()
+    page.wait_for_selector("h1:has-text('12. Inside the heads')", timeout=60_000)
     page.wait_for_selector("[data-testid=stDataFrame]", timeout=60_000)
     seconds = time.perf_counter() - t0
     wait_idle(page, timeout=120_000)

@@ -10,22 +10,13 @@ page by a MutationObserver installed before Streamlit's own scripts run, so even
 one frame is caught (sampling screenshots every 100 ms can miss one)."""
 from __future__ import annotations
 
-import ast
-
 import pytest
 from browser_helpers import wait_idle
 from conftest import ROOT, start_server
 
+from ui.pages import PAGES
 
-def page_titles() -> list[str]:
-    """The titles of app.py's st.Page(...) calls, in order: the only labels the menu may show."""
-    calls = [n for n in ast.walk(ast.parse((ROOT / "app.py").read_text()))
-             if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "Page"]
-    calls.sort(key=lambda n: (n.lineno, n.col_offset))
-    return [k.value.value for n in calls for k in n.keywords if k.arg == "title"]
-
-
-TITLES = page_titles()
+TITLES = [p.title for p in PAGES]  # the only labels the menu may show
 HEADINGS = {"": "Podium", "attention": "Self-attention"}
 COMMANDS = {"streamlit run app.py": ("streamlit", "run", "app.py"), "python -m ui.serve": ("ui.serve",)}
 # Installed before the page's scripts: logs every distinct (nav labels, sidebar content, h1) state.
@@ -51,7 +42,7 @@ window.__navStates = [];
 """
 
 
-def test_the_menu_titles_are_read_from_app_py():
+def test_the_menu_titles_are_the_declared_pages():
     assert len(TITLES) >= 10 and TITLES[0] == "Home" and "6. Attention" in TITLES, TITLES
 
 
@@ -86,6 +77,6 @@ def test_first_visit_shows_only_the_real_navigation_inside_the_frame(page, tmp_p
     foreign = [s for s in shown if not set(s["labels"]) <= set(TITLES)]
     assert not foreign, f"{command}, first visit to /{path}: file-name navigation shown: {foreign[0]}"
     final = states[-1]
-    assert final["labels"] == (TITLES if len(TITLES) <= 12 else TITLES[:10]), final  # >12 pages: "View more"
+    assert final["labels"] == TITLES, final  # all of them: app.py's navigation is expanded (no "View more")
     assert HEADINGS[path] in final["h1"], final
     assert final["frame"], f"/{path} ran without app.py's frame (the shared sidebar is empty): {final}"

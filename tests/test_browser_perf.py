@@ -3,7 +3,9 @@ after the server first answers, and the server's memory once the three default s
 are loaded and used (Attention, Generate, Compare); the Attention page's first paint; the context
 slider's latency for one user (keys and a mouse drag) and for four users pressing at once while
 two runs train. Recorded in test-results/ for the benchmarks (bench/ui.py, docs/benchmarks.md);
-nothing here asserts a time."""
+nothing here asserts a time. The pure measurements are marked bench: `python -m bench` runs them
+(PODIUM_BENCH=1); the suite runs the Trick and Batches check, which also compares the pairs the
+browser writes with Python's."""
 from __future__ import annotations
 
 import asyncio
@@ -37,7 +39,6 @@ from browser_helpers import (
 )
 from conftest import BROWSER_ARGS, CHROMIUM, ROOT, start_server
 
-from bench.ui import record_slider
 from core import runs
 from core.batching import context_target_pairs, get_batch
 from core.dataset import prepare
@@ -63,6 +64,7 @@ def memory_kb(pid: int) -> dict[str, int]:
     return out
 
 
+@pytest.mark.bench
 def test_home_render_time_and_memory_with_the_three_models(page, tmp_path):
     for run in (ROOT / "checkpoints").glob("*-gpt-tiny"):
         shutil.copytree(run, tmp_path / run.name)
@@ -77,10 +79,10 @@ def test_home_render_time_and_memory_with_the_three_models(page, tmp_path):
         after_home = memory_kb(proc.pid)
 
         open_attention(page)
-        nav_link(page, "8. Generate").click()
+        nav_link(page, "9. Generate").click()
         page.wait_for_function(TEXTS_DONE, timeout=120_000)
         wait_idle(page)
-        nav_link(page, "9. Compare").click()
+        nav_link(page, "10. Compare").click()
         page.wait_for_function(MATRIX_DRAWN, timeout=120_000)
         wait_idle(page)
         assert page.locator("[data-testid=stException]").count() == 0
@@ -126,6 +128,7 @@ def shipped(tmp_path_factory):
         proc.kill()
 
 
+@pytest.mark.bench
 def test_attention_first_paint_slider_and_drag_one_user(page, shipped):
     """One user: the Attention page's first paint, key presses (a fresh T each) and a mouse drag."""
     url, _ = shipped
@@ -145,7 +148,6 @@ def test_attention_first_paint_slider_and_drag_one_user(page, shipped):
     result = {"machine": machine(), "attention_first_paint_s": first_paint_s, "keys": keys, "drag": dragged}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "attention-latency-one-user.json").write_text(json.dumps(result, indent=1))
-    record_slider()
     print(f"\nAttention first paint {first_paint_s:.2f} s; slider, one user: {describe(keys)}; drag: "
           f"{dragged['frames_per_s']:.0f} frames/s, input -> redraw median {dragged['input_to_draw_median_ms']:.1f} ms")
 
@@ -195,6 +197,7 @@ async def _four_users(url: str, users: int, changes: int) -> dict:
             "in_page_p90_ms": p90(in_page_ms)}
 
 
+@pytest.mark.bench
 def test_four_users_press_at_once_while_two_runs_train(shipped):
     """Four sessions press the slider's keys at the same time while two background runs train."""
     url, root = shipped
@@ -222,7 +225,6 @@ def test_four_users_press_at_once_while_two_runs_train(shipped):
     result = {"machine": {**machine(), "load_1m": load}, "runs_training": training, **out}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "attention-latency-four-users.json").write_text(json.dumps(result, indent=1))
-    record_slider()  # docs/benchmarks.md's slider section, with this and the one-user record
     print(f"\nslider, four users at once while {training} runs train: {describe(out)}; "
           f"in the page: median {out['in_page_median_ms']:.1f} ms, p90 {out['in_page_p90_ms']:.1f} ms")
 
@@ -255,6 +257,5 @@ def test_trick_and_batches_sliders_redraw_in_the_browser(page, shipped):
     result = {"machine": machine(), "trick": trick, "batches": batches}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "trick-batches-latency.json").write_text(json.dumps(result, indent=1))
-    record_slider()
     print(f"\nTrick T slider: median {trick['median_ms']:.0f} ms, p90 {trick['p90_ms']:.0f} ms; Batches block size: "
           f"median {batches['median_ms']:.0f} ms, p90 {batches['p90_ms']:.0f} ms")

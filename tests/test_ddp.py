@@ -88,4 +88,7 @@ def test_a_refusal_that_only_rank_0_can_see_stops_every_process(ddp_run):
     proc = torchrun(2, *SMALL, "--batch-size", "8", "--max-iters", "5", "--out", str(out), "--name", "two")
     assert proc.returncode != 0
     assert proc.stderr.count("error: a run named 'two' already exists") == 1  # rank 0 says it, once
-    assert proc.stderr.count("exitcode  : 2") == 2, proc.stderr[-2000:]  # and every process stops with it
+    # every process stops (torchrun ran with a timeout); the first to exit with 2 may have torchrun
+    # end the other with SIGTERM before it exits with 2 itself, so at least one says 2
+    # (torchrun's launcher prints a traceback of its own around a failed worker; none comes from ours)
+    assert proc.stderr.count("exitcode  : 2") >= 1 and str(ROOT / "core") not in proc.stderr, proc.stderr[-2000:]

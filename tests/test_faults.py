@@ -68,17 +68,20 @@ import sys
 from pathlib import Path
 import torch
 from core import checkpoints as ck
+from core import record as rec
 from core.models import build_model
-from core.config import ModelConfig
+from core.config import ModelConfig, TrainConfig
+from core.tokenizer import CharTokenizer
 model = build_model(ModelConfig("gpt", 80, 64, 4, 4, 128), seed=0)   # ~3 MB a checkpoint
-meta = {"format": rec.FORMAT, "version": rec.VERSION, "model": model.config.to_dict(), "vocab": {"chars": "x"}}
+vocab = CharTokenizer("".join(chr(32 + i) for i in range(80))).to_json()
+record = rec.RunRecord(name="model", speakers=["x"], model=model.config, train=TrainConfig(), vocab=vocab)
 print("ready", flush=True)
 i = 0
 while True:
     i += 1
     with torch.no_grad():
         model.lm_head.bias.fill_(i)
-    ck.save_checkpoint(Path(sys.argv[1]), model, meta, step=i)
+    ck.save_checkpoint(Path(sys.argv[1]), model, record, step=i)
 """
 
 
@@ -126,14 +129,13 @@ def test_a_save_that_fails_stops_the_run_with_a_message_and_keeps_the_previous_c
 
 def test_a_permission_error_on_the_metadata_is_a_message_too(tmp_path, monkeypatch):
     data = speaker_data(OBAMA)
-    real, calls = rec.write_json, []
+    real = rec.write_json
 
-    def read_only(path, obj):
-        calls.append(path)
-        if len(calls) > 3:
+    def read_only(path, obj):  # the folder turns read-only once the run is past step 5
+        if obj.get("step", 0) > 5:
             raise PermissionError(errno.EACCES, "Permission denied")
         return real(path, obj)
-    monkeypatch.setattr(ck, "write_json", read_only)
+    monkeypatch.setattr(rec, "write_json", read_only)
     with pytest.raises(SaveFailed, match="Permission denied"):
         train(data, tiny_gpt(data.tokenizer.vocab_size), tiny_train(max_iters=20, eval_interval=5), tmp_path / "ro")
     saved = ck.read_checkpoint(tmp_path / "ro" / rec.LATEST).state["step"]  # whole, and the one meta.json names
