@@ -1,18 +1,17 @@
 """Real browser, several sessions at once: three sessions each train a different speaker at the same
-time, all finish, and each sees only its own run unless it asks (the Attention slider's latency
-meanwhile is recorded); two tabs pressing Start with the same settings make one run; a server
+time, all finish, and each sees only its own run unless it asks (the slider's latency under
+training is the benchmark's: tests/test_browser_train.py, tests/test_browser_perf.py); two tabs pressing Start with the same settings make one run; a server
 killed with SIGKILL mid-run leaves its run training, and a new server re-attaches to it through
 the URL, stops it and resumes it from its latest checkpoint."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 
 import pytest
-from browser_helpers import RESULTS, describe, open_attention, slider_latency, wait_idle
+from browser_helpers import wait_idle
 from conftest import ROOT, start_server
 
 from core import checkpoints as ck
@@ -95,22 +94,12 @@ def test_three_sessions_train_three_speakers_at_once_and_each_sees_its_own(brows
                                timeout=30_000)
         assert training_now(page) == [run_name(speaker)]
 
-    watcher = browser.new_context().new_page()  # a fourth visitor explores attention meanwhile
-    watcher.set_viewport_size({"width": 1400, "height": 1000})
-    open_attention(watcher, url)
-    latency = slider_latency(watcher)
-    during = sum(s.active for s in runs.list_runs(root))
-
     for page in sessions:
         assert page.locator("[data-testid=stException]").count() == 0
     for speaker in SPEAKERS:
         done = runs.wait(root / run_name(speaker), timeout=300)
         assert done.status == "finished" and done.step == 1000, done
         assert ck.load_model(done.path).model is not None
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "attention-latency-concurrent.json").write_text(json.dumps(
-        {"runs_training_during_measurement": during, **latency}, indent=1))
-    print(f"\nattention slider -> heatmap with {during} runs training: {describe(latency)}")
 
 
 def test_two_tabs_pressing_start_with_the_same_settings_make_one_run(browser, server):
@@ -129,7 +118,8 @@ def test_two_tabs_pressing_start_with_the_same_settings_make_one_run(browser, se
             tab.wait_for_selector(f"[data-testid=stProgress]:has-text('{name}')", timeout=90_000)
         same = [d for d in root.iterdir() if d.name.startswith(name)]
         assert [d.name for d in same] == [name]
-        assert runs.status(root / name).active and rec.trainer_alive(root / name)
+        one = runs.status(root / name)
+        assert one.active and one.pid, one  # queued (its process starting) or running: one process for both tabs
         said = " ".join(t for tab in tabs for t in tab.locator("[data-testid=stAlert]").all_inner_texts())
         assert "Started" in said and "not started twice" in said
     finally:
