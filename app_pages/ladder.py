@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import ladder
+from core import record as rec
 from ui import ladder as view
 from ui import state
 
@@ -16,9 +17,13 @@ st.markdown(
     "`attn_proj`, `ffwd`, `residual`, `layer_norm`, and more heads and blocks), trained the same small "
     "way: 1,500 steps, 32 channels, 32 characters of context. Rung 1 is the bigram table.")
 
-speakers = state.chosen_speakers()
 root = state.runs_root()
+on_disk = ladder.speakers_on_disk(root)
+started = st.session_state.get("ladder_started", [])
+# the sidebar's speakers, and any whose rungs train now or were started here (a fourth speaker shows up)
+speakers = list(dict.fromkeys([*state.chosen_speakers(), *started, *(s for s, live in on_disk.items() if live)]))
 results = ladder.results(speakers, root)
+others = [s for s in on_disk if s not in speakers]
 with state.friendly_errors():
     base = {s: view.baselines(s, state.cleaning()) for s in speakers}
     st.plotly_chart(view.chart(results, speakers, base), key="ladder_chart")
@@ -27,6 +32,8 @@ st.caption("Diamonds: the lecture's own figures on tiny Shakespeare, a different
            + "; ".join(f"rung {n}: {src}" for n, src in ladder.LECTURE_SOURCES.items()) + ".")
 
 st.subheader("The ladder")
+if others:
+    st.caption(f"Rungs are also trained for {', '.join(others)}: choose them in the sidebar to see them here.")
 rows = view.table(results, speakers)
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
              column_config={**{s: st.column_config.NumberColumn(format="%.3f") for s in speakers},
@@ -57,20 +64,35 @@ upto = c2.selectbox("Rungs", ["1-7", "1-8", "8"], key="ladder_rungs",
 if c3.button("Train in the background", key="ladder_train", type="primary", icon=":material/play_arrow:"):
     with state.friendly_errors():
         pid = ladder.start(who, root, upto)
+        st.session_state["ladder_started"] = list(dict.fromkeys([*started, *who]))
+        st.session_state["ladder_pid"] = pid
         st.session_state["ladder_msg"] = (f"Training rungs {upto} for {', '.join(who)} in the background "
                                           f"(process {pid}), one rung after another: each shows up here as it "
-                                          "finishes (about a minute a rung; reload to refresh).")
+                                          "finishes (about a minute a rung).")
+        st.rerun()  # draw the page again with the new speakers in it
 if "8" in upto:
     st.caption("Rung 8 needs a GPU: on a CPU it will take hours, and it still runs if you ask.")
 if "ladder_msg" in st.session_state:
     st.success(st.session_state["ladder_msg"])
 
 
-@st.fragment(run_every="3s" if any(r.status in ("running", "queued") for r in results) else None)
+finished = {r.run for r in results if r.status == "finished"}
+busy = any(r.status in ("running", "queued") for r in results) or rec.process_alive(st.session_state.get("ladder_pid"))
+
+
+@st.fragment(run_every="3s" if busy else None)
 def progress() -> None:
-    live = [r for r in ladder.results(state.chosen_speakers(), root) if r.status in ("running", "queued")]
-    for r in live:
-        st.progress(min(1.0, r.step / max(1, r.max_iters)), text=f"{r.run}: step {r.step:,} / {r.max_iters:,}")
+    """The rungs training now; when one finishes (or the ladder's process ends), the page redraws."""
+    now = ladder.results(speakers, root)
+    for r in now:
+        if r.status in ("running", "queued"):
+            st.progress(min(1.0, r.step / max(1, r.max_iters)), text=f"{r.run}: step {r.step:,} / {r.max_iters:,}")
+    ended = busy and not rec.process_alive(st.session_state.get("ladder_pid")) and not any(
+        r.status in ("running", "queued") for r in now)
+    if ended:
+        st.session_state.pop("ladder_pid", None)
+    if ended or {r.run for r in now if r.status == "finished"} != finished:
+        st.rerun()
 
 
 progress()

@@ -276,6 +276,15 @@ def start(speakers, root: Path, rungs: str = "1-7", max_iters: int | None = None
     return proc.pid
 
 
+def speakers_on_disk(root: Path) -> dict[str, bool]:
+    """Every speaker with a rung in the folder -> whether one of its rungs is training now."""
+    out: dict[str, bool] = {}
+    for r in rec.list_runs(root):
+        if len(r.speakers) == 1 and any(r.name == run_name(r.speakers[0], g) for g in RUNGS):
+            out[r.speakers[0]] = out.get(r.speakers[0], False) or r.active
+    return out
+
+
 def gains(rows: list[Result]) -> dict[int, float | None]:
     """Each rung's val loss minus the rung before's (negative: the piece helped), for one speaker."""
     by = {r.rung: r.val_loss for r in rows}

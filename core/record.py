@@ -309,7 +309,7 @@ def trainer_alive(run_dir: Path) -> bool:
     return False
 
 
-def _process_alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
     if not pid:
         return False
     with contextlib.suppress(ChildProcessError, OSError):
@@ -331,7 +331,7 @@ def live(record: RunRecord, run_dir: Path) -> RunRecord:
     failed, if it never started), not running."""
     if not record.active or trainer_alive(run_dir):
         return record
-    if record.status == "queued" and _process_alive(record.pid):
+    if record.status == "queued" and process_alive(record.pid):
         return record  # started, not yet holding its lock
     if record.status == "queued":
         tail = ""

@@ -36,3 +36,17 @@ def test_starting_without_speakers_is_a_message():
     at.button(key="ladder_train").click().run()
     assert not at.exception
     assert any("choose at least one speaker" in e.value for e in at.error)
+
+
+def test_a_fourth_speakers_rungs_are_named_and_shown_once_started_here(tmp_path, monkeypatch):
+    monkeypatch.setenv("PODIUM_CHECKPOINTS", str(tmp_path))
+    r = ladder.train_rung("Abraham Lincoln", ladder.BY_NUMBER[1], tmp_path, max_iters=3)
+    assert r.status == "finished"
+    at = _page()
+    assert any("Abraham Lincoln" in c.value for c in at.caption)  # on disk, not in the sidebar: named
+    assert "Abraham Lincoln" not in at.dataframe[0].value.columns
+    at.session_state["ladder_started"] = ["Abraham Lincoln"]  # what Train in the background records
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert "Abraham Lincoln" in table.columns and table["Abraham Lincoln"].notna().sum() == 1
