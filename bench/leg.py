@@ -41,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                            "learning_rate", "dtype", "compile"],
                        defaults={"batch_size": 32, "block_size": 64, "n_embd": 128, "n_head": 4, "n_layer": 4,
                                  "dropout": 0.0, "eval_iters": 50, "seed": 1337, "learning_rate": 1e-3,
-                                 "dtype": "auto"})
+                                 "dtype": "auto", "compile": False})
     for flag, default in (("--iters", 200), ("--warmup-iters", 5), ("--gen-tokens", 200), ("--threads", 0)):
         p.add_argument(flag, type=int, default=default)
     p.add_argument("--device", default="cpu")

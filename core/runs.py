@@ -201,10 +201,12 @@ def _start_state(run_dir: Path, record: RunRecord, root: Path) -> tuple[Start, s
 
 
 def execute(run_dir: Path, *, callbacks=(), stop=None, max_iters: int | None = None, device: str | None = None,
-            data_dir: Path | None = None, samples: bool = True, on_start=None) -> TrainResult:
+            data_dir: Path | None = None, samples: bool = True, on_start=None,
+            data: TrainingData | None = None) -> TrainResult:
     """Train the run whose record is in run_dir, in this process: new, resumed or fine-tuned alike.
     One process at a time (the trainer lock; RunBusy otherwise); under torchrun, rank 0 holds the
-    lock and writes, the others train beside it."""
+    lock and writes, the others train beside it. data: the record's text, when the caller holds it
+    already (a library call); otherwise it is read again from the record's speakers."""
     from core import distributed
 
     run_dir = Path(run_dir)
@@ -234,8 +236,9 @@ def execute(run_dir: Path, *, callbacks=(), stop=None, max_iters: int | None = N
         raise
     lock = held.get("lock")
     try:
-        data = prepare(record.speakers, clean=record.clean, tokenizer=record.tokenizer(), data_dir=data_dir,
-                       unknown=record.unknown)
+        if data is None:
+            data = prepare(record.speakers, clean=record.clean, tokenizer=record.tokenizer(), data_dir=data_dir,
+                           unknown=record.unknown)
         start, said = _start_state(run_dir, record, run_dir.parent)
         if on_start is not None and said:
             on_start(said)
@@ -280,7 +283,7 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
                        vocab=data.tokenizer.to_json(), clean=data.speakers[0].speaker.cleaned,
                        n_params=model_cfg.n_params(), created=rec.now(), pid=os.getpid())
     record.save(run_dir)
-    return execute(run_dir, callbacks=callbacks, stop=stop, samples=samples)
+    return execute(run_dir, callbacks=callbacks, stop=stop, samples=samples, data=data)
 
 
 # --- background runs --------------------------------------------------------------------------------
