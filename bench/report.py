@@ -37,7 +37,8 @@ METHOD = """\
 
 ## What makes the difference (each measured on this machine kind, 2 cores)
 
-- bf16 autocast for the projections (bf16 matmul ~4.4x the fp32 rate here).
+- bf16 autocast for the projections (the bf16 matmul peak over the fp32 one is at the top: 2.8x to
+  4.4x on the machines of this kind measured so far, which is why the ratios differ between reports).
 - Dropout: PyTorch's CPU dropout draws one Bernoulli sample per element (29% of a lecture-config step);
   `core.dropout` draws four 16-bit samples per 64-bit random integer and multiplies by a float mask.
 - Attention with dropout: the CPU's scaled_dot_product_attention falls back to an fp32 path; `core.dropout.attention`
