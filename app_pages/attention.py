@@ -2,7 +2,7 @@
 context-length slider, the causal mask and the encoder/decoder switch."""
 import streamlit as st
 
-from ui import attention_widget, heads, state
+from ui import attention_widget, heads, pages, state
 from ui.attention_story import one_character_story, token_and_position
 
 UNTRAINED = "untrained (random weights)"
@@ -16,7 +16,7 @@ def explore(loaded, text: str, causal: bool, labels: list | None) -> None:
         attention_widget.show(loaded, text, causal, labels)
 
 
-st.title("6. Self-attention, head by head")
+st.title(f"{pages.number(__file__)}. Self-attention, head by head")
 st.markdown(
     "Each character emits a **query** (what am I looking for?) and a **key** (what do I contain?). "
     "Their dot products are the affinities; scaled by 1/sqrt(head_size), masked so no character sees "

@@ -8,7 +8,7 @@ import streamlit as st
 from core import record as rec
 from core import runs as run_manager
 from core.config import preset
-from ui import bigram_sections, onehot_and_ngrams, state
+from ui import bigram_sections, onehot_and_ngrams, pages, state
 
 RUN = "bigram_run"          # the run this session started (not a widget key: survives page switches)
 DONE = "bigram_run_done"    # (level, message) once that run ended, shown once
@@ -63,7 +63,7 @@ def training_progress(name: str) -> None:
     st.rerun(scope="app")
 
 
-st.title("4. Bigram")
+st.title(f"{pages.number(__file__)}. Bigram")
 st.markdown(
     "The lecture's first language model is a lookup table. `nn.Embedding(V, V)` gives every character a row of "
     "**V logits for the character that comes next**; the softmax of that row is a probability distribution. "

@@ -8,7 +8,7 @@ import streamlit as st
 from core.checkpoints import BEST
 from core.compare import excerpt, loss_matrix, who_said_it
 from core.tokenizer import visible
-from ui import attribution_section, charts, speak, state, style_section
+from ui import attribution_section, charts, pages, speak, state, style_section
 
 VMAX = 6.0   # surprisal (nats) at which the colour saturates; ln(vocab ~88) ~ 4.5 is a uniform guess
 STOPS = ((0.0, (255, 255, 255)), (0.45, (254, 224, 139)), (1.0, (215, 48, 39)))  # white -> yellow -> red
@@ -57,7 +57,7 @@ def legend_html() -> str:
             + " &nbsp;(hover a character for its value)</div>")
 
 
-st.title("10. Compare: whose model knows whose words")
+st.title(f"{pages.number(__file__)}. Compare: whose model knows whose words")
 st.markdown(
     "Every model below has the same architecture and vocabulary, and learned one speaker: trained on that "
     "speaker alone, or fine-tuned on that speaker from a base model (see *Speak like them*). The loss of a "

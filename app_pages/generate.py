@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.compare import check_settings, side_by_side, speaker_runs
 from core.tokenizer import visible
-from ui import charts, state
+from ui import charts, pages, state
 
 RESULT = "generate_result"     # the last generation: survives reruns and page switches (not a widget key)
 REQUEST = "generate_request"   # set by the Generate button's callback, consumed by the script
@@ -27,7 +27,7 @@ def text_html(prompt: str, text: str) -> str:
             f'<span style="color:#888">{html.escape(prompt)}</span>{html.escape(text)}</div>')
 
 
-st.title("9. Generate: each speaker's GPT writes")
+st.title(f"{pages.number(__file__)}. Generate: each speaker's GPT writes")
 st.markdown(
     "The lecture's last step: feed a context, take the distribution over the next character, draw one, "
     "append it, repeat. Here every speaker's model continues the **same prompt** with the **same seed** "

@@ -5,9 +5,9 @@ import streamlit as st
 from core.compare import excerpt, speaker_runs
 from core.heads import ABLATIONS
 from ui import heads_sections as sections
-from ui import state
+from ui import pages, state
 
-st.title("12. Inside the heads")
+st.title(f"{pages.number(__file__)}. Inside the heads")
 st.markdown(
     "The Attention page shows every head's weights; this page says what each head **does** (which "
     "pattern its attention follows), what it is **worth** (how much worse the model predicts without it), "

@@ -8,9 +8,9 @@ import streamlit as st
 from core import ladder
 from core import record as rec
 from ui import ladder as view
-from ui import state
+from ui import pages, state
 
-st.title("7. Build it up: what each piece buys")
+st.title(f"{pages.number(__file__)}. Build it up: what each piece buys")
 st.markdown(
     "The lecture goes from one attention head to the full GPT one piece at a time, reading the validation "
     "loss after each. Every rung here is the same GPT class with pieces switched on (`ModelConfig`'s "
@@ -76,8 +76,12 @@ if "ladder_msg" in st.session_state:
     st.success(st.session_state["ladder_msg"])
 
 
+def training(rows) -> bool:
+    return any(r.status in rec.ACTIVE for r in rows)
+
+
 finished = {r.run for r in results if r.status == "finished"}
-busy = any(r.status in ("running", "queued") for r in results) or rec.process_alive(st.session_state.get("ladder_pid"))
+busy = training(results) or rec.process_alive(st.session_state.get("ladder_pid"))
 
 
 @st.fragment(run_every="3s" if busy else None)
@@ -85,10 +89,9 @@ def progress() -> None:
     """The rungs training now; when one finishes (or the ladder's process ends), the page redraws."""
     now = ladder.results(speakers, root)
     for r in now:
-        if r.status in ("running", "queued"):
+        if r.status in rec.ACTIVE:
             st.progress(min(1.0, r.step / max(1, r.max_iters)), text=f"{r.run}: step {r.step:,} / {r.max_iters:,}")
-    ended = busy and not rec.process_alive(st.session_state.get("ladder_pid")) and not any(
-        r.status in ("running", "queued") for r in now)
+    ended = busy and not training(now) and not rec.process_alive(st.session_state.get("ladder_pid"))
     if ended:
         st.session_state.pop("ladder_pid", None)
     if ended or {r.run for r in now if r.status == "finished"} != finished:

@@ -7,10 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from core import runs
-from ui import speak, state
+from ui import pages, speak, state
 from ui.train_form import GROUP, SELECTED, WATCHED, watch
 
-st.title("11. Speak like them: pretrain, then fine-tune")
+st.title(f"{pages.number(__file__)}. Speak like them: pretrain, then fine-tune")
 st.markdown(
     "A speaker's own addresses are a few hundred thousand characters: a small model trained on them alone "
     "learns English and the speaker at once, and learns English badly (*hofgen people*). The lecture ends on "

@@ -8,14 +8,14 @@ import streamlit as st
 
 from core.corpus import MAX_TEXT_MB, MIN_TEXT_CHARS, SpeakerError, add_user_text, renamed_files
 from core.tokenizer import visible
-from ui import state
+from ui import pages, state
 
 PER_ROW = 4             # speaker columns per row
 EXCERPT_CHARS = 600
 TOP_CHARS = 30          # characters in the frequency chart
 TRAIN_COLOUR, VAL_COLOUR = "#4c78a8", "#f58518"
 
-st.title("1. Speeches")
+st.title(f"{pages.number(__file__)}. Speeches")
 st.markdown(
     "The lecture starts by **reading the data**: Karpathy downloads *tiny Shakespeare* (about 1.1 million "
     "characters), prints its length, looks at the first thousand characters and lists the characters that occur. "

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import state, train_attention, train_form, train_live
+from ui import pages, state, train_attention, train_form, train_live
 
-st.title("8. Train a GPT, and watch it learn")
+st.title(f"{pages.number(__file__)}. Train a GPT, and watch it learn")
 st.markdown(
     "Press **Start** and a training process begins in the background: it keeps going if you switch page, "
     "reload, or restart the app. **One model per speaker** trains a separate model on each speaker alone, "

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.errors import UserError
 from core.trick import EXAMPLE_B, tril_example
-from ui import state, trick_widget
+from ui import pages, state, trick_widget
 
 MAX_B_ROWS = 12
 ROW = [3.2, 2.1, 2.1, 1.6]   # each version's row: code and words | matrix | matrix | result
@@ -39,7 +39,7 @@ def printed(name: str, t) -> str:
     return f"{name}=\n[" + ",\n ".join(rows) + "]"
 
 
-st.title("5. The trick")
+st.title(f"{pages.number(__file__)}. The trick")
 st.markdown(
     "Before attention, the lecture shows a trick. The simplest way for a token to hear from the tokens before it "
     "is to **average** them, and never the ones after it: the future is what we are predicting. Averages of the "

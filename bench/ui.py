@@ -21,7 +21,6 @@ FILES = {"idle": "attention-latency.json", "training": "attention-latency-traini
          "trick_batches": "trick-batches-latency.json"}
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- slider: measured by tests/test_browser_perf.py under python -m bench -->", "<!-- /slider -->"
-OLD_BEGIN = "<!-- slider: written by tests/test_browser_perf.py -->"
 DATA = "<!-- slider-records: "
 
 
@@ -101,7 +100,7 @@ def record_slider() -> None:
     """Write the slider section into docs/benchmarks.md (replacing the previous one) from the records
     in test-results/. The records travel inside the section too (an HTML comment), so a record that is
     missing now (another test run cleaned test-results/) keeps its last measured row."""
-    text = DOC.read_text(encoding="utf-8").replace(OLD_BEGIN, BEGIN) if DOC.exists() else "# Benchmarks\n"
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
     old = {}
     if BEGIN in text and DATA in text:
         blob = text[text.index(DATA) + len(DATA):text.index(" -->", text.index(DATA))]
