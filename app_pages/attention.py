@@ -2,6 +2,7 @@
 context-length slider, the causal mask and the encoder/decoder switch."""
 import streamlit as st
 
+from core.limits import MAX_PROBE_CHARS
 from ui import attention_widget, heads, pages, state
 from ui.attention_story import one_character_story, token_and_position
 
@@ -45,6 +46,7 @@ with state.friendly_errors():
     _, val_text = state.speaker(speaker_name, loaded.record.clean).split()
     excerpt = val_text[val_text.find(" ") + 1:][:400]  # from the first whole word
     text = st.text_area("Input text", value=excerpt, key=f"attention_text_{choice}", height=100,
+                        max_chars=MAX_PROBE_CHARS,
                         help=f"Default: the start of {speaker_name}'s validation text, "
                              "which the model never trained on")
     unknown = loaded.tokenizer.unknown(text)

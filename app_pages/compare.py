@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.checkpoints import BEST
 from core.compare import excerpt, loss_matrix, who_said_it
+from core.limits import MAX_PASSAGE_CHARS
 from core.tokenizer import visible
 from ui import attribution_section, charts, pages, speak, state, style_section
 
@@ -141,7 +142,8 @@ with state.friendly_errors():
                           help="A short passage from this speaker's validation text (never trained on)")
     _, val_text = state.speaker(source, models[source].record.clean).split()
     default = excerpt(val_text, 300)
-    text = st.text_area("Passage", value=default, key=f"compare_passage_{source}", height=120, max_chars=3000)
+    text = st.text_area("Passage", value=default, key=f"compare_passage_{source}", height=120,
+                        max_chars=MAX_PASSAGE_CHARS, help=f"Up to {MAX_PASSAGE_CHARS:,} characters")
     if not text.strip():
         st.warning("The passage is empty: type or paste some text.")
         st.stop()

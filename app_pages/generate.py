@@ -6,6 +6,7 @@ import time
 import streamlit as st
 
 from core.compare import check_settings, side_by_side, speaker_runs
+from core.limits import MAX_NEW_CHARS, MAX_PROMPT_CHARS
 from core.tokenizer import visible
 from ui import charts, pages, state
 
@@ -43,9 +44,9 @@ gpt_runs = speaker_runs(state.runs("gpt"), speakers, "gpt")
 bigram_runs = {s: r for s, r in speaker_runs(state.runs("bigram"), speakers, "bigram").items() if r}
 
 c1, c2, c3, c4 = st.columns([4, 2, 2, 2])
-prompt = c1.text_input("Prompt", value="My fellow Americans, ", key="generate_prompt", max_chars=500,
+prompt = c1.text_input("Prompt", value="My fellow Americans, ", key="generate_prompt", max_chars=MAX_PROMPT_CHARS,
                        help="Empty: start from a newline (id 0), as the lecture does")
-length = c2.number_input("New characters", 1, 2000, 300, step=50, key="generate_length",
+length = c2.number_input("New characters", 1, MAX_NEW_CHARS, 300, step=50, key="generate_length",
                          help="Past block_size characters each model reads only the last block_size of them, "
                               "as the lecture's generate() crops at every character")
 temperature = c3.number_input("Temperature", min_value=0.0, max_value=5.0, value=1.0, step=0.1,

@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.compare import excerpt, speaker_runs
 from core.heads import ABLATIONS
+from core.limits import MAX_PASSAGE_CHARS, MAX_PROBE_CHARS
 from ui import heads_sections as sections
 from ui import pages, state
 
@@ -46,7 +47,8 @@ with state.friendly_errors():
         by_speaker[run.speakers[0] if run.speakers[0] not in by_speaker else run.name] = run
     _, own_val = state.speaker(run.speakers[0], run.clean).split()
     passage = st.text_area("A passage for 'who said it?'", excerpt(own_val, 300), key=f"heads_passage_{run.name}",
-                           height=90, help=f"Default: from {run.speakers[0]}'s val text")
+                           height=90, max_chars=MAX_PASSAGE_CHARS,
+                           help=f"Default: from {run.speakers[0]}'s val text; up to {MAX_PASSAGE_CHARS:,} characters")
     unknown = loaded.tokenizer.unknown(passage)
     if unknown:
         st.error("These characters are not in the model's vocabulary: " + ", ".join(map(repr, unknown)))
@@ -55,7 +57,7 @@ with state.friendly_errors():
 
     st.header("The logit lens: what each layer predicts")
     probe = st.text_input("Probe text", own_val[own_val.find(" ") + 1:][:loaded.config.block_size],
-                          key=f"heads_probe_{run.name}")
+                          key=f"heads_probe_{run.name}", max_chars=MAX_PROBE_CHARS)
     if loaded.tokenizer.unknown(probe) or not probe:
         st.error("Type a probe text made of characters in the model's vocabulary.")
     else:

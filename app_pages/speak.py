@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core import runs
+from core.limits import MAX_PROMPT_CHARS
 from ui import pages, speak, state
 from ui.train_form import GROUP, SELECTED, WATCHED, watch
 
@@ -55,7 +56,7 @@ with state.friendly_errors():
 
 st.subheader("One prompt, one seed, three models")
 c1, c2, c3 = st.columns([3, 1, 1])
-prompt = c1.text_input("Prompt", "My fellow Americans, ", key="speak_prompt")
+prompt = c1.text_input("Prompt", "My fellow Americans, ", key="speak_prompt", max_chars=MAX_PROMPT_CHARS)
 seed = c2.number_input("Seed", 0, 2**31 - 1, 1337, key="speak_seed")
 temperature = c3.slider("Temperature", 0.1, 1.5, 0.8, 0.05, key="speak_temperature")
 with state.friendly_errors():

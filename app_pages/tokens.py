@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.limits import MAX_PROBE_CHARS
 from core.subword import CodebookRow, codebook_tradeoff
 from core.tokenizer import CharTokenizer, UnknownCharError, parse_ids, visible
 from ui import pages, state
@@ -16,7 +17,6 @@ stoi = { ch:i for i,ch in enumerate(chars) }
 itos = { i:ch for i,ch in enumerate(chars) }
 encode = lambda s: [stoi[c] for c in s]  # string -> list of integers
 decode = lambda l: ''.join([itos[i] for i in l])  # list of integers -> string"""
-MAX_TEXT = 2000
 EXAMPLE = "hii there"
 
 
@@ -73,7 +73,7 @@ st.caption("Counts per speaker over all their speeches; ␣ is a space and ↵ a
 
 st.header("Encode: text to ids")
 text = st.text_area("Type any text", value="The state of our Union is strong.", key="tokens_text",
-                    max_chars=MAX_TEXT, height=80,
+                    max_chars=MAX_PROBE_CHARS, height=80,
                     help="Try a character the speeches never use, like ☃ or é")
 if not text:
     st.info("Type some text to see its ids.")

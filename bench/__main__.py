@@ -19,7 +19,7 @@ from statistics import median
 
 import torch
 
-from bench import machine, report, ui
+from bench import fairness, machine, report, ui
 from core.corpus import load_speaker
 from core.device import pick_device
 
@@ -80,6 +80,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu", help="cpu, or cuda to benchmark a GPU")
     p.add_argument("--no-fp32", action="store_true", help="skip the Podium fp32 legs (small config)")
     p.add_argument("--no-ui", action="store_true", help="skip the browser figures")
+    p.add_argument("--no-fairness", action="store_true", help="skip the three-runs-started-together figure")
     p.add_argument("--ui-rounds", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="1 round, fewer steps: a smoke run, not figures to report")
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
@@ -114,6 +115,10 @@ def main(argv=None) -> int:
         results["ui"] = ui.measure(a.ui_rounds)
     out = Path(a.out)
     report.write(results, out)
+    if not a.no_fairness:  # a section of its own in the same file (kept by report.write)
+        print("  three runs started together (60 s)", file=sys.stderr, flush=True)
+        results["fairness"] = fairness.measure(20 if a.quick else 60)
+        fairness.write(results["fairness"], out)
     print(report.summary(results))
     print(f"written: {out} (+ .json, .png)", file=sys.stderr)
     return 0

@@ -23,10 +23,12 @@ import torch
 from torch.nn import functional as F
 
 from core.errors import UserError
+from core.limits import MAX_PASSAGE_CHARS, check_count, check_length
 from core.ngram import NGramCounts
 from core.tokenizer import CharTokenizer
 
 LENGTHS = (25, 50, 100, 200, 500, 1000)
+MAX_PASSAGES = 1000  # per speaker and length
 NGRAM_ORDER, NGRAM_ALPHA = 3, 0.1
 
 
@@ -95,8 +97,11 @@ def verdict(losses: Mapping[str, float], chars: int) -> Verdict:
 def who_said(models: Mapping[str, torch.nn.Module], tokenizer: CharTokenizer, text: str,
              context: str = "slide") -> Verdict:
     """One passage: each speaker model's mean surprisal, the guess and the probabilities."""
+    if not text.strip():
+        raise UserError("the passage holds only spaces and line breaks: there is nothing to attribute")
     if len(text) < 2:
         raise UserError("the passage needs at least two characters: every character after the first is scored")
+    check_length(text, MAX_PASSAGE_CHARS, "the passage")
     unknown = tokenizer.unknown(text)
     if unknown:
         raise UserError("the passage holds characters the models do not know: "
@@ -135,6 +140,15 @@ class Curve:
                 "confusion": self.confusion}
 
 
+def check_curve(lengths: Sequence[int], per_speaker: int) -> None:
+    """Passage lengths of 2 to MAX_PASSAGE_CHARS characters, 1 to MAX_PASSAGES passages each."""
+    if not lengths:
+        raise UserError("give at least one passage length")
+    for n in lengths:
+        check_count(n, 2, MAX_PASSAGE_CHARS, "a passage length (characters)")
+    check_count(per_speaker, 1, MAX_PASSAGES, "passages per speaker (--passages)")
+
+
 ModelSet = tuple[Mapping[str, torch.nn.Module], CharTokenizer]  # one model per speaker, and their vocabulary
 
 
@@ -147,6 +161,7 @@ def accuracy_curve(model_sets: Mapping[str, ModelSet], val_texts: Mapping[str, s
     speakers = list(val_texts)
     if len(speakers) < 2:
         raise UserError("who said it needs at least two speakers")
+    check_curve(lengths, per_speaker)
     sets = dict(model_sets)
     if train_texts:
         tok = CharTokenizer.from_texts([*train_texts.values(), *val_texts.values()])
@@ -160,7 +175,7 @@ def accuracy_curve(model_sets: Mapping[str, ModelSet], val_texts: Mapping[str, s
                 for a, b in passages(len(val_texts[true]), length + 1, per_speaker, seed + 1000 * i + j)]
         curve.counts.append(len(rows))
         if not rows:
-            raise UserError(f"the val texts are shorter than {length + 1} characters")
+            raise UserError(f"the val texts are shorter than {length + 1} characters: choose shorter passages")
         for m, (models, tok) in sets.items():
             X = torch.stack([tok.encode_tensor(text) for _, text in rows])
             if m == "n-gram":

@@ -11,6 +11,8 @@ from core import checkpoints as ck
 from core import heads, lens
 from core.corpus import load_speaker
 from core.errors import UserError
+from core.limits import MAX_PROBE_CHARS, check_count, check_length
+from core.tokenizer import unescape
 
 
 def _load(args):
@@ -36,6 +38,8 @@ def _rows(scores: list[heads.HeadScore]) -> list[dict]:
 
 
 def cmd_heads(args) -> None:
+    if args.max_chars is not None:
+        check_count(args.max_chars, 1, None, "--max-chars")
     loaded = _load(args)
     speaker, val = _val_text(args, loaded)
     if args.all_checkpoints:
@@ -68,8 +72,11 @@ def cmd_heads(args) -> None:
 
 
 def cmd_lens(args) -> None:
+    if args.max_chars is not None:
+        check_count(args.max_chars, 1, None, "--max-chars")
     loaded = _load(args)
-    text = args.text.encode("utf-8").decode("unicode_escape") if args.escapes else args.text
+    text = check_length(unescape(args.text, "--text") if args.escapes else args.text, MAX_PROBE_CHARS, "--text")
+    check_count(args.top, 1, loaded.tokenizer.vocab_size, "--top (next characters per layer)")
     view = lens.lens(loaded.model, loaded.tokenizer, text, args.position, k=args.top)
     speaker, val = _val_text(args, loaded)
     losses = lens.layer_losses(loaded.model, loaded.tokenizer, val, args.max_chars)
@@ -103,7 +110,8 @@ def add_parsers(sub, common) -> None:
     c = sub.add_parser("lens", parents=[common], help="the logit lens: what each layer would predict")
     c.add_argument("--checkpoint", required=True, help="run name, run folder or .pt file")
     c.add_argument("--which", choices=["best", "latest"], default="best")
-    c.add_argument("--text", required=True, help="the probe text (its last block_size characters are read)")
+    c.add_argument("--text", required=True, help="the probe text (its last block_size characters are read; up to "
+                   f"{MAX_PROBE_CHARS:,} characters)")
     c.add_argument("--escapes", action="store_true", help=r"interpret \n etc. in --text")
     c.add_argument("--position", type=int, help="the position to read, from 0 (default: the last)")
     c.add_argument("--top", type=int, default=5, help="how many next characters per layer")

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from core import checkpoints as ck
 from core import record as rec
-from core.attribution import LENGTHS, accuracy_curve, speaker_sets, who_said
+from core.attribution import LENGTHS, MAX_PASSAGES, accuracy_curve, check_curve, speaker_sets, who_said
 from core.config import ConfigError
-from core.corpus import DEFAULT_SPEAKERS, load_speaker
+from core.corpus import DEFAULT_SPEAKERS, SpeakerError, load_speaker, read_user_text
 from core.errors import UserError
+from core.limits import MAX_PASSAGE_CHARS, check_length
 
 
 def _load_set(names: dict[str, str], root: Path):
@@ -34,11 +35,31 @@ def _sets(args) -> dict:
     return {k: (names, _load_set(names, root)) for k, names in found.items()}
 
 
-def cmd_whosaid(args) -> None:
+def read_passage(source: str) -> str:
+    """A passage from a file or standard input (-), decoded as the Speeches page decodes an upload
+    (UTF-8 with or without a byte-order mark, UTF-16/32 with one); refused past MAX_PASSAGE_CHARS
+    before anything is scored."""
+    name = "standard input" if source == "-" else source
     try:
-        text = Path(args.text).read_text(encoding="utf-8") if args.text != "-" else sys.stdin.read()
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"cannot read {args.text}: {getattr(e, 'strerror', None) or e}") from None
+        if source == "-":
+            raw = sys.stdin.buffer.read(4 * MAX_PASSAGE_CHARS + 5)  # 4 bytes a character at most, and a BOM
+        else:
+            with open(source, "rb") as f:
+                raw = f.read(4 * MAX_PASSAGE_CHARS + 5)
+    except OSError as e:
+        raise UserError(f"cannot read {name}: {e.strerror or e}") from None
+    if len(raw) > 4 * MAX_PASSAGE_CHARS + 4:
+        raise UserError(f"{name} is longer than a passage can be ({MAX_PASSAGE_CHARS:,} characters): "
+                        "attribute a part of it")
+    try:
+        text = read_user_text(raw, name)
+    except SpeakerError as e:
+        raise UserError(str(e).replace("the text is empty", "it is empty: there is nothing to attribute")) from None
+    return check_length(text, MAX_PASSAGE_CHARS, name)
+
+
+def cmd_whosaid(args) -> None:
+    text = read_passage(args.text)
     sets = _sets(args)
     kind = "fine-tuned" if "fine-tuned" in sets else next(iter(sets))
     names, (models, tok) = sets[kind]
@@ -53,6 +74,7 @@ def cmd_whosaid(args) -> None:
 
 
 def cmd_attribution(args) -> None:
+    check_curve(args.lengths, args.passages)
     sets = _sets(args)
     speakers = list(next(iter(sets.values()))[0])
     clean = True
@@ -79,9 +101,11 @@ def add_parsers(sub, common) -> None:
         p.add_argument("--context", choices=["slide", "reset"], default="slide",
                        help="each character's context: up to block_size characters before it (slide), or from "
                             "the start of its block (reset)")
-    w.add_argument("--text", required=True, help="a UTF-8 text file with the passage (- for standard input)")
+    w.add_argument("--text", required=True, help="a UTF-8 text file with the passage (- for standard input), up to "
+                   f"{MAX_PASSAGE_CHARS:,} characters")
     w.set_defaults(func=cmd_whosaid)
-    a.add_argument("--lengths", type=int, nargs="+", default=list(LENGTHS), help="passage lengths in characters")
-    a.add_argument("--passages", type=int, default=30, help="passages per speaker and length")
+    a.add_argument("--lengths", type=int, nargs="+", default=list(LENGTHS),
+                   help=f"passage lengths in characters (2 to {MAX_PASSAGE_CHARS:,})")
+    a.add_argument("--passages", type=int, default=30, help=f"passages per speaker and length (1 to {MAX_PASSAGES:,})")
     a.add_argument("--seed", type=int, default=0)
     a.set_defaults(func=cmd_attribution)

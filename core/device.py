@@ -40,10 +40,27 @@ def cpu_has_bf16_matmul() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+DTYPE_ENV = "PODIUM_DTYPE"  # float32 or bfloat16: what a training dtype of 'auto' means (the suite runs both)
+
+
+def auto_dtype(requested: str | None) -> str:
+    """'auto' as $PODIUM_DTYPE says (float32 or bfloat16), else left to the device; anything else as
+    given. The switch lets the suite check that what trains in bf16 also trains in fp32, and back."""
+    if requested in ("auto", "", None):
+        forced = os.environ.get(DTYPE_ENV, "")
+        if forced in ("float32", "bfloat16"):
+            return forced
+        if forced not in ("", "auto"):
+            raise UserError(f"${DTYPE_ENV} must be float32, bfloat16 or auto, got {forced!r}")
+        return "auto"
+    return requested
+
+
 def resolve_dtype(device: torch.device, requested: str = "auto") -> torch.dtype:
-    """The autocast dtype. 'auto': bf16 on CUDA GPUs that support it and on CPUs with native
-    bf16 matmul (measured here: ~5x the fp32 matmul rate, same loss; see docs/benchmarks.md),
-    else float32."""
+    """The autocast dtype. 'auto' ($PODIUM_DTYPE unset): bf16 on CUDA GPUs that support it and on
+    CPUs with native bf16 matmul (measured here: ~3-6x the fp32 matmul rate, same loss; see
+    docs/benchmarks.md), else float32."""
+    requested = auto_dtype(requested)
     if requested == "float32":
         return torch.float32
     if requested == "bfloat16":

@@ -291,7 +291,9 @@ def _windows_loss(model, windows: torch.Tensor, batch_size: int = 64) -> float:
 def val_windows(tokenizer: CharTokenizer, text: str, block_size: int, max_chars: int | None = None) -> torch.Tensor:
     """(N, block_size + 1) consecutive windows of the text (inputs and their next characters),
     each character predicted once; at most max_chars characters are used, from the start."""
-    ids = tokenizer.encode_tensor(text[:max_chars] if max_chars else text)
+    if max_chars is not None and (isinstance(max_chars, bool) or max_chars < 1):
+        raise UserError(f"max_chars must be 1 or more (None: the whole text), got {max_chars!r}")
+    ids = tokenizer.encode_tensor(text if max_chars is None else text[:max_chars])
     T = block_size
     n = (len(ids) - 1) // T
     if n == 0:

@@ -50,6 +50,11 @@ class Rung:
     def settings(self) -> dict:
         return dict(self.overrides)
 
+    @property
+    def max_iters(self) -> int:
+        """The rung's own budget (its preset's when it names none)."""
+        return int(self.settings().get("max_iters") or preset(self.preset, 2)[1].max_iters)
+
     def config(self, vocab_size: int) -> ModelConfig:
         model_cfg, _ = preset(self.preset, vocab_size, **self.settings())
         return model_cfg
@@ -150,22 +155,24 @@ LECTURE_SOURCES = {
 
 
 def parse_rungs(text: str) -> list[int]:
-    """'1-7', '2,4,6', '8' -> rung numbers; a clear message for anything else."""
+    """'1-7', '2,4,6', '8' -> rung numbers; a clear message for anything else ('1-', '-3', '1-2-3')."""
     out: list[int] = []
     for part in str(text).replace(" ", "").split(","):
-        try:
-            lo, _, hi = part.partition("-")
-            a, b = int(lo), int(hi or lo)
-        except ValueError:
-            raise ConfigError(f"rungs must look like 1-7 or 2,4,6, got {text!r}") from None
+        bounds = part.split("-")
+        if len(bounds) > 2 or not all(b.isdigit() for b in bounds):
+            raise ConfigError(f"rungs must look like 1-7 or 2,4,6, got {text!r}")
+        a, b = int(bounds[0]), int(bounds[-1])
         if not (1 <= a <= b <= len(RUNGS)):
             raise ConfigError(f"rungs are numbered 1 to {len(RUNGS)}, got {part!r}")
         out += [n for n in range(a, b + 1) if n not in out]
     return out
 
 
-def run_name(speaker: str, rung: Rung) -> str:
-    return rec.slug(f"{speaker}-ladder-{rung.number}-{rung.name}")
+def run_name(speaker: str, rung: Rung, max_iters: int | None = None) -> str:
+    """SPEAKER-ladder-N-NAME at the rung's own budget; another budget is a run of its own,
+    SPEAKER-ladder-N-NAME-STEPS-steps, so that asking for it never touches the rung trained before."""
+    name = rec.slug(f"{speaker}-ladder-{rung.number}-{rung.name}")
+    return name if max_iters in (None, rung.max_iters) else f"{name}-{max_iters}-steps"
 
 
 def request(speaker: str, rung: Rung, max_iters: int | None = None, device: str | None = None) -> runs.RunRequest:
@@ -189,11 +196,12 @@ class Result:
     seconds: float | None
     step: int = 0
     max_iters: int = 0
+    note: str = ""            # what train_rung did with a run it found: kept, resumed
 
     def to_dict(self) -> dict:
         return {"rung": self.rung, "name": self.name, "speaker": self.speaker, "run": self.run,
                 "status": self.status, "params": self.params, "val_loss": self.val_loss,
-                "seconds": self.seconds, "step": self.step, "max_iters": self.max_iters}
+                "seconds": self.seconds, "step": self.step, "max_iters": self.max_iters, "note": self.note}
 
 
 def _seconds(record: rec.RunRecord) -> float | None:
@@ -201,8 +209,7 @@ def _seconds(record: rec.RunRecord) -> float | None:
     return round(float(last["elapsed"]), 1) if last and "elapsed" in last else None
 
 
-def result(speaker: str, rung: Rung, root: Path) -> Result:
-    name = run_name(speaker, rung)
+def _result(speaker: str, rung: Rung, name: str, root: Path) -> Result:
     run_dir = Path(root) / name
     if not (run_dir / rec.META).exists():
         return Result(rung.number, rung.name, speaker, name, "missing", None, None, None)
@@ -217,6 +224,18 @@ def result(speaker: str, rung: Rung, root: Path) -> Result:
                   r.max_iters)
 
 
+def result(speaker: str, rung: Rung, root: Path, max_iters: int | None = None) -> Result:
+    """The rung at the given budget; without one, at its own budget, else the newest other budget
+    trained (so a learner who asked for 300 steps sees those)."""
+    own = _result(speaker, rung, run_name(speaker, rung, max_iters), root)
+    if max_iters is not None or own.status != "missing":
+        return own
+    stem = run_name(speaker, rung) + "-"
+    others = sorted((p for p in Path(root).glob(f"{stem}*-steps") if (p / rec.META).exists()),
+                    key=lambda p: (p / rec.META).stat().st_mtime, reverse=True)
+    return _result(speaker, rung, others[0].name, root) if others else own
+
+
 def results(speakers, root: Path, rungs=None) -> list[Result]:
     numbers = rungs or [r.number for r in RUNGS]
     return [result(s, BY_NUMBER[n], root) for s in speakers for n in numbers]
@@ -224,23 +243,33 @@ def results(speakers, root: Path, rungs=None) -> list[Result]:
 
 def train_rung(speaker: str, rung: Rung, root: Path, *, max_iters: int | None = None, device: str | None = None,
                replace: bool = False, data_dir: Path | None = None) -> Result:
-    """Train one rung in this process through the start path; an existing finished run is kept
-    (replace=True trains it again), one that did not finish is trained again."""
+    """Train one rung in this process through the start path. Nothing trained before is lost:
+    a rung done at this budget (finished, or diverged: a result too) is kept; one stopped or
+    interrupted is resumed; another budget is a run of its own (run_name); a folder that cannot be
+    read is reported and left as it is. Only replace=True (a request that names the rungs:
+    --replace) trains a finished rung again in its place."""
     root = Path(root)
-    name = run_name(speaker, rung)
-    old = result(speaker, rung, root)
-    if old.status == "finished" and not replace and (max_iters is None or old.max_iters == max_iters):
+    name = run_name(speaker, rung, max_iters)
+    old = _result(speaker, rung, name, root)
+    if old.status.startswith("unreadable"):
         return old
     if old.status in rec.ACTIVE:
         raise ConfigError(f"{name} is already training")
-    if old.status != "missing":
+    diverged = old.status == "failed" and old.step > 0  # a queued run whose process died never started
+    if old.status != "missing" and replace:
         shutil.rmtree(root / name)
-    record = runs.create(request(speaker, rung, max_iters, device), root, name=name, data_dir=data_dir)
+    elif old.status == "finished" or diverged:
+        old.note = "kept: trained before (--replace trains it again)"
+        return old
     t0 = time.perf_counter()
+    lock = None
+    if old.status == "missing" or replace:
+        lock = runs.create(request(speaker, rung, max_iters, device), root, name=name, data_dir=data_dir).lock
     with contextlib.suppress(TrainingDiverged):  # a result, not a crash: deep stacks without residuals
-        runs.execute(root / record.name, data_dir=data_dir, samples=False)
-    out = result(speaker, rung, root)
+        runs.execute(root / name, data_dir=data_dir, samples=False, lock=lock)
+    out = _result(speaker, rung, name, root)
     out.seconds = round(time.perf_counter() - t0, 1)
+    out.note = "" if old.status == "missing" or replace else f"resumed from step {old.step:,}"
     return out
 
 

@@ -31,6 +31,7 @@ FORMAT, VERSION = "podium-checkpoint", 1
 CHECKPOINTS_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 BEST, LATEST, META, METRICS = "model.pt", "latest.pt", "meta.json", "metrics.jsonl"
 STOP, LOG, LOCK = "stop.request", "train.log", "trainer.lock"
+LOCK_FD_ENV = "PODIUM_TRAINER_LOCK_FD"  # a spawned trainer finds the lock its starter handed it here
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
 ACTIVE = ("queued", "running")
 _RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
@@ -137,10 +138,11 @@ class RunRecord:
     device: str = ""
     dtype: str = ""
     world_size: int = 1
-    pid: int | None = None              # the process started to train it (a queued run's liveness)
+    pid: int | None = None              # the process started to train it (shown; liveness is the lock's)
     created: str = ""
     updated: str = ""
     path: Path | None = field(default=None, compare=False, repr=False)  # its folder, once loaded or saved
+    lock: TrainerLock | None = field(default=None, compare=False, repr=False)  # held from creation to the trainer
 
     @property
     def model_type(self) -> str:
@@ -155,8 +157,8 @@ class RunRecord:
         return self.status in ACTIVE
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("path")
+        d = asdict(replace(self, path=None, lock=None))
+        d.pop("path"), d.pop("lock")
         d.update(format=FORMAT, version=VERSION, model=self.model.to_dict(), train=self.train.to_dict())
         return d
 
@@ -172,7 +174,7 @@ class RunRecord:
         """Parse and check a record; RecordError names the first field that is wrong."""
         if not isinstance(d, dict):
             raise RecordError("the run metadata is not a JSON object")
-        d = {k: v for k, v in d.items() if k != "path"}
+        d = {k: v for k, v in d.items() if k not in ("path", "lock")}
         try:
             model = ModelConfig.from_dict(d.get("model"))
             train = TrainConfig.from_dict(d.get("train") if d.get("train") is not None else {})
@@ -262,13 +264,18 @@ def best_loss(r: RunRecord) -> float:
 # --- the trainer's lock and liveness ---------------------------------------------------------------
 class TrainerLock:
     """Held by the one process that writes a run folder, for its whole life: an flock on
-    trainer.lock, which the kernel releases when the process ends in any way (kill -9 included)."""
+    trainer.lock, which the kernel releases when the process ends in any way (kill -9 included).
+    A run is locked from the moment it is created: the creator holds the lock until it trains the
+    run itself, or hands it to the process it starts (handover: the child inherits the locked file,
+    and acquire() there adopts it), so "queued" never rests on a pid that may be reused."""
 
     def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / LOCK
         self.fd: int | None = None
 
     def acquire(self) -> TrainerLock:
+        if self._adopt():
+            return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -277,15 +284,46 @@ class TrainerLock:
             os.close(fd)
             raise RunBusy(f"run {self.path.parent.name} is being trained by another process: stop it first, "
                           "or wait for it to finish") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
         self.fd = fd
+        self._stamp()
         return self
+
+    def _stamp(self) -> None:
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+
+    def _adopt(self) -> bool:
+        """The lock this process inherited from its starter (handover), if it is this run's."""
+        given = os.environ.get(LOCK_FD_ENV, "")
+        if not given.isdigit():
+            return False
+        fd = int(given)
+        try:
+            mine, here = os.fstat(fd), os.stat(self.path)
+        except OSError:
+            return False
+        if (mine.st_dev, mine.st_ino) != (here.st_dev, here.st_ino):
+            return False
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the same open file that holds it: succeeds
+        os.environ.pop(LOCK_FD_ENV, None)
+        os.set_inheritable(fd, False)
+        self.fd = fd
+        self._stamp()
+        return True
+
+    def handover(self) -> tuple[tuple[int, ...], dict[str, str]]:
+        """(pass_fds, env) for a child process that takes this lock over; release() here after it
+        started (the child's copy keeps the file locked)."""
+        assert self.fd is not None, "hand over a lock that is held"
+        return (self.fd,), {LOCK_FD_ENV: str(self.fd)}
 
     def release(self) -> None:
         if self.fd is not None:
-            os.close(self.fd)  # closing releases the flock
+            os.close(self.fd)  # closing releases the flock (unless a child holds the same open file)
             self.fd = None
+
+    def __del__(self) -> None:
+        self.release()
 
     def __enter__(self) -> TrainerLock:
         return self.acquire()
@@ -327,16 +365,15 @@ def process_alive(pid: int | None) -> bool:
 
 
 def live(record: RunRecord, run_dir: Path) -> RunRecord:
-    """The record with its status as it is now: a run whose trainer has died is interrupted (or
-    failed, if it never started), not running."""
+    """The record with its status as it is now. The trainer's lock is the truth: an active record
+    whose lock nobody holds is not training, whatever its pid says (a pid is reused after a crash or
+    a reboot): queued, it failed to start; running, it was interrupted."""
     if not record.active or trainer_alive(run_dir):
         return record
-    if record.status == "queued" and process_alive(record.pid):
-        return record  # started, not yet holding its lock
     if record.status == "queued":
         tail = ""
-        with contextlib.suppress(OSError):
-            tail = (Path(run_dir) / LOG).read_text(errors="replace").strip().splitlines()[-1:][0]
+        with contextlib.suppress(OSError, IndexError):
+            tail = (Path(run_dir) / LOG).read_text(errors="replace").strip().splitlines()[-1]
         return replace(record, status="failed", message=tail or "the training process did not start")
     return replace(record, status="interrupted",
                    message=record.message or "the training process ended without saying why: resume it")

@@ -108,6 +108,9 @@ class Recorder:
         self._write(rec.METRICS, lambda: rec.append_metrics(self.dir, event))
 
     def _write(self, name: str, write) -> None:
+        if not self.dir.is_dir():  # deleted while it trained: stop, and never create it again
+            raise SaveFailed(f"the run folder {self.dir} was deleted while it trained: the run stops here and "
+                             "writes nothing more")
         try:
             write()
         except OSError as e:

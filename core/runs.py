@@ -98,6 +98,10 @@ def plan(request: RunRequest, root: Path | None = None, data_dir: Path | None = 
         raise ConfigError(f"preset {request.preset!r} does not fit model {request.model!r}: use "
                           f"{' or '.join(fits)}")
     base = _base(request.init_from, root) if request.init_from else None
+    if base is not None and base.record.model_type != request.model:
+        raise ConfigError(f"{request.init_from} is a {base.record.model_type} model: a run started from it is a "
+                          f"{base.record.model_type} too (drop --model {request.model}, or start from a "
+                          f"{request.model} run)")
     data = prepare(list(request.speakers), clean=request.clean, data_dir=data_dir,
                    tokenizer=base.tokenizer if base else None, unknown=request.unknown,
                    vocab_speakers=tuple(dict.fromkeys(DEFAULT_SPEAKERS + request.vocab_from)))
@@ -142,7 +146,9 @@ def _check_limit(root: Path, adding: int = 1, exclude: str | None = None) -> Non
 def create(request: RunRequest, root: Path, name: str | None = None, group: str | None = None,
            data_dir: Path | None = None, check_limit: bool = True) -> RunRecord:
     """Plan a run and write its record (queued) in a folder of its own. An unnamed run takes the
-    next free name (barack-obama-gpt-tiny-2); an explicit name that exists is refused."""
+    next free name (barack-obama-gpt-tiny-2); an explicit name that exists is refused. The record
+    comes back holding the run's trainer lock (record.lock): pass it to execute, or let start hand
+    it to the process it spawns; until then the run shows as queued, and it fails if this process dies."""
     root = Path(root)
     record, _ = plan(request, root, data_dir)
     if check_limit:
@@ -159,8 +165,10 @@ def create(request: RunRequest, root: Path, name: str | None = None, group: str 
                                   "another name") from None
     else:
         raise ConfigError("could not find a free run name")
+    lock = rec.TrainerLock(root / run_name).acquire()
     record = replace(record, name=run_name, group=group, pid=os.getpid())
     record.save(root / run_name)
+    record.lock = lock
     return record
 
 
@@ -202,11 +210,12 @@ def _start_state(run_dir: Path, record: RunRecord, root: Path) -> tuple[Start, s
 
 def execute(run_dir: Path, *, callbacks=(), stop=None, max_iters: int | None = None, device: str | None = None,
             data_dir: Path | None = None, samples: bool = True, on_start=None,
-            data: TrainingData | None = None) -> TrainResult:
+            data: TrainingData | None = None, lock: rec.TrainerLock | None = None) -> TrainResult:
     """Train the run whose record is in run_dir, in this process: new, resumed or fine-tuned alike.
-    One process at a time (the trainer lock; RunBusy otherwise); under torchrun, rank 0 holds the
-    lock and writes, the others train beside it. data: the record's text, when the caller holds it
-    already (a library call); otherwise it is read again from the record's speakers."""
+    One process at a time (the trainer lock, or `lock`, the one create() took; RunBusy otherwise);
+    under torchrun, rank 0 holds the lock and writes, the others train beside it. data: the record's
+    text, when the caller holds it already (a library call); otherwise it is read again from the
+    record's speakers."""
     from core import distributed
 
     run_dir = Path(run_dir)
@@ -220,7 +229,7 @@ def execute(run_dir: Path, *, callbacks=(), stop=None, max_iters: int | None = N
 
     def claim() -> bool:
         """Rank 0 takes the run (its lock, the concurrent-run limit); a refusal reaches every process."""
-        held["lock"] = rec.TrainerLock(run_dir).acquire()
+        held["lock"] = lock if lock is not None and lock.fd is not None else rec.TrainerLock(run_dir).acquire()
         if record.step >= record.max_iters and record.status != "queued":
             raise ConfigError(f"{record.name} already reached its {record.max_iters:,} steps: give more "
                               "iterations (--max-iters)")
@@ -231,8 +240,9 @@ def execute(run_dir: Path, *, callbacks=(), stop=None, max_iters: int | None = N
     try:
         distributed.from_main(claim, ctx, distributed.device_for(ctx, pick_device(record.train.device)))
     except BaseException:
-        if "lock" in held:
-            held["lock"].release()
+        for held_lock in (held.get("lock"), lock):
+            if held_lock is not None:
+                held_lock.release()
         raise
     lock = held.get("lock")
     try:
@@ -282,25 +292,41 @@ def train(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, run_dir:
     record = RunRecord(name=name or run_dir.name, speakers=data.names, model=model_cfg, train=cfg,
                        vocab=data.tokenizer.to_json(), clean=data.speakers[0].speaker.cleaned,
                        n_params=model_cfg.n_params(), created=rec.now(), pid=os.getpid())
+    lock = rec.TrainerLock(run_dir).acquire()
     record.save(run_dir)
-    return execute(run_dir, callbacks=callbacks, stop=stop, samples=samples, data=data)
+    return execute(run_dir, callbacks=callbacks, stop=stop, samples=samples, data=data, lock=lock)
 
 
 # --- background runs --------------------------------------------------------------------------------
-def _spawn(argv: list[str], run_dir: Path) -> int:
-    active = sum(r.active for r in rec.list_runs(run_dir.parent) if r.name != run_dir.name)
-    threads = max(1, (os.cpu_count() or 1) // (active + 1))  # runs side by side share the cores
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+def threads_each(root: Path, starting: int = 1) -> int:
+    """CPU threads for each of `starting` runs that start now beside the ones already training: the
+    cores shared evenly, at least one each (runs started together get the same share; a lone run
+    keeps them all). More threads than cores would make every OpenMP barrier wait on a thread the
+    scheduler parked: one run of a group that took two threads on two cores stalled 15x."""
+    active = sum(r.active for r in rec.list_runs(root))
+    return max(1, (os.cpu_count() or 1) // (active + starting))
+
+
+def _spawn(argv: list[str], run_dir: Path, lock: rec.TrainerLock, threads: int) -> int:
+    """Start `python -m core ARGV --background`, handing it the run's lock (held from here on by it)."""
+    fds, lock_env = lock.handover()
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), **lock_env}
     with open(run_dir / rec.LOG, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "core", *argv, "--background"], cwd=ROOT_DIR, stdout=log,
-                                env=env, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                                env=env, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                pass_fds=fds)
     return proc.pid
 
 
-def _launch(record: RunRecord, run_dir: Path, argv: list[str]) -> RunRecord:
-    record.pid = _spawn(argv, run_dir)
-    record.status, record.message = "queued", ""
-    record.save(run_dir)
+def _launch(record: RunRecord, run_dir: Path, argv: list[str], lock: rec.TrainerLock,
+            threads: int | None = None) -> RunRecord:
+    """Train a run in a process of its own; the lock this process holds for it goes with it."""
+    try:
+        record.pid = _spawn(argv, run_dir, lock, threads or threads_each(run_dir.parent))
+        record.status, record.message = "queued", ""
+        record.save(run_dir)
+    finally:
+        lock.release()  # the child holds it now (or, if it did not start, nobody: the run shows failed)
     return rec.status(run_dir)
 
 
@@ -315,8 +341,10 @@ class Started:
         return getattr(self.record, name)
 
 
-def start(request: RunRequest, root: Path, name: str | None = None, group: str | None = None) -> Started:
-    """Start a run in a background process, or return the one already training the same request."""
+def start(request: RunRequest, root: Path, name: str | None = None, group: str | None = None,
+          threads: int | None = None) -> Started:
+    """Start a run in a background process, or return the one already training the same request.
+    threads: its CPU threads (default: its share of the cores beside the runs training now)."""
     root = Path(root)
     same = [r for r in rec.list_runs(root) if r.active and r.key == request.key()]
     if same:
@@ -337,7 +365,8 @@ def start(request: RunRequest, root: Path, name: str | None = None, group: str |
             return Started(same[0], False)
         record = create(request, root, name, group)
         run_dir = root / record.name
-        return Started(_launch(record, run_dir, ["train", "--run", record.name, "--out", str(root), "--json"]), True)
+        argv = ["train", "--run", record.name, "--out", str(root), "--json"]
+        return Started(_launch(record, run_dir, argv, record.lock, threads), True)
     finally:
         lock.release()
         with contextlib.suppress(OSError):
@@ -358,7 +387,8 @@ def start_group(requests: list[RunRequest], root: Path) -> list[Started]:
     if new:
         _check_limit(root, adding=len(new))
     group = f"group-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid() % 1000:03d}"
-    return [start(r, root, group=group) for r in requests]
+    threads = threads_each(root, starting=max(1, len(new)))  # one share each, fixed before the first starts
+    return [start(r, root, group=group, threads=threads) for r in requests]
 
 
 def stop(run_dir: Path) -> RunRecord:
@@ -391,6 +421,7 @@ def resume(run_dir: Path, max_iters: int | None = None) -> RunRecord:
     if max_iters is not None and max_iters <= st.step:
         raise ConfigError(f"{run_dir.name} is at step {st.step:,}: resume it until a later step")
     _check_limit(run_dir.parent)
+    lock = rec.TrainerLock(run_dir).acquire()  # RunBusy if a trainer took it meanwhile
     (run_dir / rec.STOP).unlink(missing_ok=True)
     record = rec.RunRecord.load(run_dir)
     if max_iters:
@@ -398,7 +429,7 @@ def resume(run_dir: Path, max_iters: int | None = None) -> RunRecord:
     argv = ["train", "--resume", run_dir.name, "--out", str(run_dir.parent), "--json"]
     if max_iters:
         argv += ["--max-iters", str(max_iters)]
-    return _launch(record, run_dir, argv)
+    return _launch(record, run_dir, argv, lock)
 
 
 def wait(run_dir: Path, timeout: float = 600, poll: float = 0.2) -> RunRecord:

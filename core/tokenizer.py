@@ -104,3 +104,12 @@ class CharTokenizer:
 
     def __repr__(self) -> str:
         return f"CharTokenizer(vocab_size={self.vocab_size})"
+
+
+def unescape(text: str, flag: str = "--prompt") -> str:
+    r"""--escapes: \n, \t, \u00e9 ... become the characters; every other character stays itself
+    (latin-1 with backslashreplace keeps é or ☃ whole through unicode_escape)."""
+    try:
+        return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{flag} has a broken escape ({e.reason}): write \\\\ for a backslash") from None

@@ -43,7 +43,7 @@ def tiny_gpt(vocab_size: int, **overrides) -> ModelConfig:
 def tiny_train(**overrides) -> TrainConfig:
     kw = {"batch_size": 8, "max_iters": 20, "learning_rate": 3e-3, "min_lr": 3e-4, "warmup_iters": 2,
           "eval_interval": 5, "eval_iters": 2, "log_interval": 1, "seed": 7, "device": "cpu",
-          "dtype": "float32"}
+          "dtype": "auto"}  # auto: $PODIUM_DTYPE (float32 or bfloat16) when set, else the CPU's
     return TrainConfig(**{**kw, **overrides})
 
 

@@ -11,6 +11,7 @@ from helpers import wait_until
 
 from core import record as rec
 from core import runs
+from core.cli import BACKGROUND_NICE
 from core.device import describe, pick_device
 
 SMALL = {"n_layer": 1, "n_embd": 32, "n_head": 2, "block_size": 16, "batch_size": 16, "max_iters": 60,
@@ -137,7 +138,7 @@ def test_stop_keeps_the_checkpoint_and_resume_continues(root):
     assert wait_until(lambda: runs.status(run_dir).status == "running"
                       and any(e["kind"] == "step" for e in rec.read_metrics(run_dir)))
     pid = runs.status(run_dir).pid  # the trainer takes only CPU time the app does not want
-    assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+    assert os.getpriority(os.PRIO_PROCESS, pid) == BACKGROUND_NICE
 
     assert at.query_params["watch"] == run_dir.name  # the session's runs are in its URL
     fresh = open_page("train", query={"watch": run_dir.name})  # a reload: a new session, the same URL

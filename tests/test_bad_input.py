@@ -6,6 +6,7 @@ finds the message on it. The red-team's second round (issue 13) is here: bad run
 lying checkpoints, escapes, seeds, temperatures, UTF-16, a data/ file named like a president."""
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -27,6 +28,7 @@ from core.cli import main
 from core.config import ConfigError, ModelConfig, TrainConfig
 from core.corpus import MAX_TEXT_BYTES, SpeakerError, add_user_text, load_speaker, read_user_text
 from core.errors import RunBusy, TrainingDiverged, UserError
+from core.limits import MAX_NEW_CHARS, MAX_PASSAGE_CHARS, MAX_PROBE_CHARS, MAX_PROMPT_CHARS
 from core.metrics import curves
 from core.models import build_model
 from core.runs import train
@@ -81,7 +83,11 @@ def places(tmp_path_factory):
         torch.save(payload, root / "other-config.pt")
         (root / "pickle.pt").write_bytes(pickle.dumps(Payload(root / "PWNED"), protocol=2))
         bad_runs = make_bad_runs(root / "small-run", bad)
-        yield {"data": data, "root": root, "bad": bad, "bad_runs": bad_runs, "tok": d.tokenizer,
+        passages = tmp_path_factory.mktemp("passages")
+        (passages / "big-passage.txt").write_bytes(b"We will build the wall. " * 44_000)  # ~1 MB
+        (passages / "long-passage.txt").write_text("a" * 40_000, encoding="utf-8")
+        (passages / "blank-passage.txt").write_text("            \n\n \n", encoding="utf-8")
+        yield {"data": data, "root": root, "bad": bad, "bad_runs": bad_runs, "tok": d.tokenizer, "passages": passages,
                "model": ck.load_model(root / "small-run" / rec.BEST).model}
 
 
@@ -285,7 +291,8 @@ CLI_CASES = {
     "sample --temperature 0": (["sample", "--checkpoint", "small-run", "--temperature", "0"], "above 0"),
     "sample --seed 2**70": (["sample", "--checkpoint", "small-run", "--seed", str(2**70)], "seed must be"),
     "sample --top-k 0": (["sample", "--checkpoint", "small-run", "--top-k", "0"], "top-k"),
-    "sample --max-new-tokens -1": (["sample", "--checkpoint", "small-run", "--max-new-tokens", "-1"], "0 or more"),
+    "sample --max-new-tokens -1": (["sample", "--checkpoint", "small-run", "--max-new-tokens", "-1"],
+                                   "between 0 and"),
     "sample a prompt outside the vocabulary": (["sample", "--checkpoint", "small-run", "--prompt", "☃"], "☃"),
     "sample --escapes with a broken escape": (["sample", "--checkpoint", "small-run", "--escapes", "--prompt",
                                                "a\\x"], "broken escape"),
@@ -314,10 +321,43 @@ CLI_CASES = {
     "lens of a checkpoint claiming 48 layers": (["lens", "--checkpoint", "ckpt-48-layers", "--out", "{bad}",
                                                  "--text", "Hi"], "do not match"),
 }
+CLI_CASES.update({  # the third round (issue 20)
+    "attribution --lengths 0": (["attribution", "--lengths", "0"], "passage length .* between 2 and"),
+    "attribution --lengths -5": (["attribution", "--lengths", "-5"], "passage length .* between 2 and"),
+    "attribution --lengths 1": (["attribution", "--lengths", "1"], "passage length .* between 2 and"),
+    "attribution --lengths past the limit": (["attribution", "--lengths", str(MAX_PASSAGE_CHARS + 1)],
+                                             "between 2 and 20,000"),
+    "attribution --passages -3": (["attribution", "--passages", "-3"], "passages per speaker .* between 1 and"),
+    "attribution --passages 0": (["attribution", "--passages", "0"], "passages per speaker .* between 1 and"),
+    "whosaid a 1 MB file": (["whosaid", "--text", "{passages}/big-passage.txt"], "longer than a passage can be"),
+    "whosaid a file of 40,000 characters": (["whosaid", "--text", "{passages}/long-passage.txt"],
+                                            "40,000 characters long; the limit is 20,000"),
+    "whosaid on spaces and newlines": (["whosaid", "--text", "{passages}/blank-passage.txt"], "nothing to attribute"),
+    "whosaid a file that is not there": (["whosaid", "--text", "{passages}/nowhere.txt"], "cannot read"),
+    "lens --escapes with a broken escape": (["lens", "--checkpoint", "small-run", "--escapes", "--text", "The \\x"],
+                                            "--text has a broken escape"),
+    "lens --escapes of a character outside it": (["lens", "--checkpoint", "small-run", "--escapes", "--text",
+                                                  "caf\u00e9"], "'é'"),
+    "lens --top 0": (["lens", "--checkpoint", "small-run", "--text", "Hi", "--top", "0"], "--top .* between 1 and"),
+    "lens --max-chars 0": (["lens", "--checkpoint", "small-run", "--text", "Hi", "--max-chars", "0"],
+                           "--max-chars must be 1 or more"),
+    "lens --text past the limit": (["lens", "--checkpoint", "small-run", "--text", "a" * (MAX_PROBE_CHARS + 1)],
+                                   "the limit is 2,000"),
+    "heads --max-chars 0": (["heads", "--checkpoint", "small-run", "--max-chars", "0"], "--max-chars must be 1"),
+    "heads --max-chars -5": (["heads", "--checkpoint", "small-run", "--max-chars", "-5"], "--max-chars must be 1"),
+    "sample --max-new-tokens past the limit": (["sample", "--checkpoint", "small-run", "--max-new-tokens",
+                                                str(MAX_NEW_CHARS + 1)], "between 0 and 5,000"),
+    "sample --prompt past the limit": (["sample", "--checkpoint", "small-run", "--prompt",
+                                        "a" * (MAX_PROMPT_CHARS + 1)], "--prompt is 2,001 characters long"),
+    "train --model bigram --init-from a GPT": (["train", "--model", "bigram", "--init-from", "small-run",
+                                                "--max-iters", "2"], "small-run is a gpt model"),
+    "ladder --rungs 1-": (["ladder", "--rungs", "1-", "--max-iters", "1"], "rungs must look like 1-7"),
+    "ladder --rungs -3": (["ladder", "--rungs", "-3", "--max-iters", "1"], "rungs must look like 1-7"),
+})
 
 
 def cli(places, argv: list[str], capsys) -> tuple[int, str, str]:
-    argv = [a.format(**{k: places[k] for k in ("root", "bad", "data")}) for a in argv]
+    argv = [a.format(**{k: places[k] for k in ("root", "bad", "data", "passages")}) for a in argv]
     if "--out" not in argv:
         argv += ["--out", str(places["root"])]
     try:
@@ -493,3 +533,31 @@ def test_nothing_was_touched_outside_data_and_checkpoints():
     ours = [k for k in changed if not (k.startswith("checkpoints/") and len(Path(k).parts) > 2
                                        and _someone_elses_run(ROOT / "checkpoints" / Path(k).parts[1]))]
     assert not ours, ours
+
+
+def test_whosaid_reads_a_passage_as_people_save_it(places, tmp_path, capsys, monkeypatch):
+    """Issue 20, 5.6-5.7: a UTF-8 file with a byte-order mark (as Notepad saves it) is read as the
+    text it holds, by the shipped models; bytes that are not UTF-8 on standard input are named as such."""
+    passage = "We will build the wall, and Mexico is going to pay for it. Believe me, it's going to be great."
+    saved = tmp_path / "notepad.txt"
+    saved.write_bytes(b"\xef\xbb\xbf" + passage.encode("utf-8"))
+    rc = main(["whosaid", "--text", str(saved), "--json", "--out", str(ROOT / "checkpoints")])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    verdict = json.loads(out.out)
+    assert verdict["chars"] == len(passage) - 1 and verdict["guess"] in verdict["probabilities"]
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"We will \xff\xfe\xff win")))
+    rc, out, err = cli(places, ["whosaid", "--text", "-"], capsys)
+    assert rc == 2 and "standard input: not UTF-8 text (bad byte at position 8)" in err, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("page, key", [("heads", "heads_passage_"), ("compare", "compare_passage_")])
+def test_who_said_it_boxes_are_capped_at_cores_limit(page, key):
+    """Issue 20, 5.4: the box on Inside the heads had no cap (1 MB pasted ran for minutes); both
+    boxes take core's one limit, and say it."""
+    at = open_page(page)
+    boxes = [t for t in at.text_area if str(t.key).startswith(key)]
+    assert boxes, page_text(at)
+    assert all(t.proto.max_chars == MAX_PASSAGE_CHARS for t in boxes)
+    assert all(f"{MAX_PASSAGE_CHARS:,}" in t.help for t in boxes)

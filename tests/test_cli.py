@@ -63,7 +63,7 @@ MORE_ERRORS = {
     "bad run name": (["train", "--name", "../escape", "--max-iters", "2", "--out", "OUT"], "invalid run name"),
     "top-k 0": (["sample", "--checkpoint", "cli-run", "--out", "OUT", "--top-k", "0"], "top-k"),
     "top-k over vocab": (["sample", "--checkpoint", "cli-run", "--out", "OUT", "--top-k", "1000"], "top-k"),
-    "negative tokens": (["sample", "--checkpoint", "cli-run", "--out", "OUT", "--max-new-tokens", "-1"], "0 or more"),
+    "negative tokens": (["sample", "--checkpoint", "cli-run", "--out", "OUT", "--max-new-tokens", "-1"], "between 0"),
     "run exists": ([*TRAIN[:-3], "--name", "cli-run", "--out", "OUT", "--json"], "already exists"),
     "bigram preset for gpt": (["train", "--model", "gpt", "--preset", "bigram", "--out", "OUT"], "preset"),
     "missing .pt": (["sample", "--checkpoint", "OUT/cli-run/nothing.pt", "--out", "OUT"], "no run"),

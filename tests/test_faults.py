@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -197,3 +198,71 @@ def test_every_cache_is_bounded():
                 if not keywords & {"max_entries", "ttl"} and node.args.args:
                     unbounded.append(f"{path.name}:{node.name}")
     assert not unbounded, unbounded
+
+
+def test_a_run_folder_deleted_while_it_trains_stops_its_trainer_and_stays_deleted(tmp_path):
+    """Issue 20, 5.12: the trainer used to re-create the folder as it exited (its last record write)."""
+    import shutil
+
+    s = runs.start(runs.RunRequest.make([OBAMA], "gpt", "tiny", **SMALL), tmp_path)
+    run_dir = s.path
+    assert wait_until(lambda: saved_step(run_dir) >= 10), runs.status(run_dir)
+    pid = runs.status(run_dir).pid
+    shutil.rmtree(run_dir)
+    assert wait_until(lambda: not rec.process_alive(pid), timeout=60), "the trainer did not stop"
+    assert not run_dir.exists(), sorted(p.name for p in run_dir.iterdir())
+
+
+def test_a_stale_record_whose_pid_lives_on_is_not_training(tmp_path):
+    """Issue 20, 4: records left queued or running, whose pid now belongs to another live process
+    (this one: pid reuse after a crash or a reboot), do not count as training: nobody holds their
+    lock. A new run starts beside them."""
+    live = train(speaker_data(OBAMA), tiny_gpt(speaker_data(OBAMA).tokenizer.vocab_size),
+                 tiny_train(max_iters=2, eval_interval=2), tmp_path / "done")
+    assert live.status == "finished"
+    for i, status in enumerate(("queued", "queued", "running")):
+        r = rec.RunRecord.load(tmp_path / "done")
+        r.status, r.pid = status, os.getpid()  # alive, and not a trainer
+        (tmp_path / f"stale-{i}").mkdir()
+        r.save(tmp_path / f"stale-{i}")
+    seen = {r.name: r.status for r in rec.list_runs(tmp_path)}
+    assert seen == {"done": "finished", "stale-0": "failed", "stale-1": "failed", "stale-2": "interrupted"}, seen
+    started = runs.start(runs.RunRequest.make([OBAMA], "gpt", "tiny", **{**SMALL, "max_iters": 5}), tmp_path)
+    assert started.started_now and runs.wait(started.path, timeout=120).status == "finished"
+
+
+def test_a_queued_run_is_locked_from_its_creation_to_its_trainer(tmp_path):
+    """The lock is held from the moment the record exists: by its creator, then by the process it
+    started (handed over, never released in between), so queued means a live holder, not a pid."""
+    record = runs.create(runs.RunRequest.make([OBAMA], "gpt", "tiny", **{**SMALL, "max_iters": 5}), tmp_path)
+    run_dir = tmp_path / record.name
+    assert rec.trainer_alive(run_dir) and rec.status(run_dir).status == "queued"
+    record.lock.release()  # its creator gave up without starting it
+    assert rec.status(run_dir).status == "failed"
+    other = runs.start(runs.RunRequest.make([OBAMA], "gpt", "tiny", **{**SMALL, "max_iters": 3000}), tmp_path)
+    try:
+        assert rec.trainer_alive(other.path)  # at once: the child holds the lock its starter took
+        assert rec.status(other.path).status in rec.ACTIVE
+    finally:
+        runs.stop(other.path)
+        assert runs.wait(other.path, timeout=120).status in ("stopped", "finished")
+
+
+def test_runs_started_together_share_the_cores_evenly(tmp_path):
+    """Issue 20, 2: each run of a group gets the same number of threads (cores // runs, at least
+    one); a lone run keeps every core. (The throughput figure is the benchmark's: python -m bench.)"""
+    cores = os.cpu_count() or 1
+    assert runs.threads_each(tmp_path, starting=1) == cores
+    assert runs.threads_each(tmp_path, starting=3) == max(1, cores // 3)
+    group = runs.start_group([runs.RunRequest.make([s], "gpt", "tiny", **{**SMALL, "max_iters": 3000})
+                              for s in (OBAMA, "Donald J. Trump", "Joseph R. Biden Jr.")], tmp_path)
+    try:
+        threads = set()
+        for s in group:
+            environ = Path(f"/proc/{s.pid}/environ").read_bytes().split(b"\0")
+            threads.add(int(dict(kv.split(b"=", 1) for kv in environ if b"=" in kv)[b"OMP_NUM_THREADS"]))
+        assert threads == {max(1, cores // 3)}, threads
+    finally:
+        runs.stop_group(tmp_path, group[0].group)
+        for s in group:
+            runs.wait(s.path, timeout=120)

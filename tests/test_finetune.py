@@ -49,7 +49,7 @@ def test_a_fine_tuned_run_starts_from_the_base_weights_and_names_it(base):
     def grab(e):
         if getattr(e, "kind", "") == "eval" and e.step == 0:
             first.update({k: v.clone() for k, v in e.model.state_dict().items()})
-    result = runs.execute(base / ft.name, callbacks=[grab])
+    result = runs.execute(base / ft.name, callbacks=[grab], lock=ft.lock)
     assert result.status == "finished"
     weights = ck.read_checkpoint(base / "base" / rec.BEST).state["model"]
     assert all(torch.equal(first[k], weights[k]) for k in weights), "step 0 is the base's best weights"

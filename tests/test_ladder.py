@@ -16,9 +16,11 @@ import torch
 from torch import nn
 
 from core import checkpoints as ck
-from core import ladder
-from core.config import ModelConfig
+from core import ladder, runs
+from core.config import ModelConfig, TrainConfig, preset
+from core.dataset import prepare
 from core.decoder import Decoder, KVCache
+from core.evaluate import count_bigram_loss
 from core.gpt import GPT
 
 V = 50
@@ -132,27 +134,78 @@ def test_cli_prints_one_line_per_rung_and_refuses_bad_rungs(tmp_path):
     assert bad.returncode == 2 and "error:" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def _train_rung(d, rung: ladder.Rung, seed: int, iters: int) -> float:
+    """The rung's model (its switches) on a toy text, trained the way that converges with room to
+    spare in fp32 and bf16 alike (measured on Zen 4, 5 seeds each: the lecture's context of 8 and a
+    learning rate of 3e-3; the rungs' own 32 characters of context at 1e-2 left 2 of 5 seeds at the
+    bigram's floor in either dtype, which is how the test failed on an Intel AMX machine)."""
+    model_cfg, _ = preset(rung.preset, d.tokenizer.vocab_size, **{**rung.settings(), "block_size": 8})
+    cfg = TrainConfig(batch_size=32, max_iters=iters, learning_rate=3e-3, min_lr=3e-4, warmup_iters=20,
+                      eval_interval=iters, eval_iters=20, seed=seed, device="cpu")  # dtype auto: $PODIUM_DTYPE
+    return runs.train(d, model_cfg, cfg).best_val_loss
+
+
 def test_heads_beat_the_bigram_where_the_past_decides(tmp_path):
     """Words "xay" and "zaw": after "a" comes "y" or "w", decided by the letter two back. The
-    bigram cannot see it (ln 2 on those characters: 2 ln 2 / 4 = 0.35 nats a character); several
-    heads can (one reads the current letter, another the one two back: ln 2 / 4 = 0.17 is the
-    floor). One head alone cannot hold both, and does not beat the bigram (rung 2: 0.36 measured)."""
+    bigram cannot see it (the count-based bigram's loss on the val text, ~2 ln 2 / 4 = 0.35 nats a
+    character, is its floor); several heads can (ln 2 / 4 = 0.17 is the floor: one head reads the
+    current letter, another the one two back). Three seeds, the median judged (measured: 0.194 to
+    0.198 over 5 seeds in fp32 and in bf16, against 0.347)."""
     data = tmp_path / "data"
     _write_speaker(data, "Pairs", ["xay", "zaw"], 8000)
-    rows = {n: ladder.train_rung("Pairs", ladder.BY_NUMBER[n], tmp_path / "runs", max_iters=1000, data_dir=data)
-            for n in (1, 3)}
-    assert all(r.status == "finished" for r in rows.values())
-    assert rows[1].val_loss > 0.33                       # the bigram's floor
-    assert rows[3].val_loss < rows[1].val_loss - 0.08, (rows[1].val_loss, rows[3].val_loss)
+    d = prepare(["Pairs"], data_dir=data)
+    bigram = count_bigram_loss(d.train, d.val, d.tokenizer.vocab_size)
+    heads = sorted(_train_rung(d, ladder.BY_NUMBER[3], seed, 1000) for seed in (1, 2, 3))
+    assert bigram > 0.33
+    assert heads[1] < bigram - 0.08, (bigram, heads)
 
 
 def test_residuals_and_layernorm_make_the_deep_stack_trainable(tmp_path):
     """Three blocks without residuals or LayerNorm (rung 5) train badly in 300 steps; the same stack
-    with both (rung 7) reaches the floor. (Rung 6, residuals without LayerNorm, diverges on this
-    text at the ladder's learning rate: the ladder records that as its result.)"""
+    with both (rung 7) gets near the floor (measured over 3 seeds, fp32 and bf16: rung 5 1.80 to
+    2.17, rung 7 0.36 to 0.39)."""
     data = tmp_path / "data"
     _write_speaker(data, "Pairs", ["xay", "zaw", "qbq", "mom"], 8000)
-    rows = {n: ladder.train_rung("Pairs", ladder.BY_NUMBER[n], tmp_path / "runs", max_iters=300, data_dir=data)
-            for n in (5, 7)}
-    assert rows[7].status == "finished"
-    assert rows[7].val_loss < rows[5].val_loss - 0.5, (rows[5].val_loss, rows[7].val_loss)
+    d = prepare(["Pairs"], data_dir=data)
+    for seed in (1, 2):
+        bare, full = (_train_rung(d, ladder.BY_NUMBER[n], seed, 300) for n in (5, 7))
+        assert full < bare - 0.5, (seed, bare, full)
+
+
+def test_the_ladder_keeps_every_run_it_finds(tmp_path):
+    """Issue 20, 3: a finished rung is kept (the same budget again trains nothing), another budget
+    trains a run of its own beside it, only --replace (a request that names the rungs) trains it
+    again in place, and a folder whose meta.json does not parse is reported and left whole."""
+    data, root = tmp_path / "data", tmp_path / "runs"
+    _write_speaker(data, "Pairs", ["xay", "zaw"], 2000)
+    rung = ladder.BY_NUMBER[1]
+    first = ladder.train_rung("Pairs", rung, root, max_iters=5, data_dir=data)
+    assert first.status == "finished" and first.run.endswith("-5-steps") and first.note == ""
+    weights = root / first.run / "model.pt"
+    stamp = weights.stat().st_mtime_ns
+    again = ladder.train_rung("Pairs", rung, root, max_iters=5, data_dir=data)
+    assert again.run == first.run and again.note.startswith("kept") and weights.stat().st_mtime_ns == stamp
+    other = ladder.train_rung("Pairs", rung, root, max_iters=7, data_dir=data)
+    assert other.run != first.run and other.step == 7 and weights.stat().st_mtime_ns == stamp
+    assert ladder.result("Pairs", rung, root, max_iters=5).step == 5
+    replaced = ladder.train_rung("Pairs", rung, root, max_iters=5, replace=True, data_dir=data)
+    assert replaced.status == "finished" and weights.stat().st_mtime_ns != stamp
+    broken = root / ladder.run_name("Pairs", rung, 9)
+    broken.mkdir()
+    (broken / "meta.json").write_text("{not json", encoding="utf-8")
+    (broken / "model.pt").write_bytes(b"weights someone cares about")
+    seen = ladder.train_rung("Pairs", rung, root, max_iters=9, data_dir=data)
+    assert seen.status.startswith("unreadable") and (broken / "model.pt").read_bytes() == b"weights someone cares about"
+    cmd = [sys.executable, "-m", "core", "ladder", "--speaker", "Pairs", "--out", str(root), "--data-dir", str(data),
+           "--rungs", "1", "--max-iters"]
+    out = subprocess.run([*cmd, "9"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "left as they are, unreadable" in out.stderr and "Traceback" not in out.stderr
+    assert (broken / "meta.json").read_text(encoding="utf-8") == "{not json"
+    out = subprocess.run([*cmd, "5"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "kept" in out.stdout, out.stdout + out.stderr
+
+
+def test_parse_rungs_refuses_half_ranges():
+    for bad in ("1-", "-3", "1-2-3", "1,,2", ""):
+        with pytest.raises(ladder.ConfigError, match="look like"):
+            ladder.parse_rungs(bad)

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core.evaluate import count_bigram_loss, count_bigram_probs, next_char_probs, sequence_loss
+from core.limits import MAX_PROMPT_CHARS
 from core.sampling import sample_text
 from core.tokenizer import visible
 from ui import charts, state
@@ -94,7 +95,7 @@ def tables(loaded, sd, V: int, labels: list[str], speaker: str) -> None:
 def writes(model, tok) -> None:
     st.header("What it writes")
     c1, c2, c3, c4 = st.columns(4)
-    prompt = c1.text_input("Start from", value="", key="bigram_prompt", max_chars=200,
+    prompt = c1.text_input("Start from", value="", key="bigram_prompt", max_chars=MAX_PROMPT_CHARS,
                            help="Empty starts from a newline, as the lecture does; only the last character matters")
     seed = c2.number_input("Seed", min_value=0, max_value=2**31 - 1, value=1337, step=1, key="bigram_seed")
     temperature = c3.slider("Temperature", 0.1, 2.0, 1.0, 0.1, key="bigram_temperature",
@@ -114,8 +115,8 @@ def tokens_dont_talk(model, tok, labels: list[str]) -> None:
         "that end in the same character get exactly the same prediction. Attention, next, is how the tokens "
         "start to talk to each other.")
     c1, c2 = st.columns(2)
-    ctx_a = c1.text_input("Context A", value="...the", key="bigram_ctx_a", max_chars=200)
-    ctx_b = c2.text_input("Context B", value="...she", key="bigram_ctx_b", max_chars=200)
+    ctx_a = c1.text_input("Context A", value="...the", key="bigram_ctx_a", max_chars=MAX_PROMPT_CHARS)
+    ctx_b = c2.text_input("Context B", value="...she", key="bigram_ctx_b", max_chars=MAX_PROMPT_CHARS)
     if not ctx_a or not ctx_b:
         st.info("Type both contexts to compare what the model predicts after each.", icon=":material/info:")
         return

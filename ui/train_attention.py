@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import record as rec
 from core.attention_view import attention_view
+from core.limits import MAX_PROBE_CHARS
 from ui import charts, state
 from ui.train_form import ATT_RUN
 
@@ -51,7 +52,7 @@ def render(records: list[rec.RunRecord], chosen: list[str]) -> None:
     speaker_name = (loaded.record.speakers or state.chosen_speakers())[0]
     _, val_text = state.speaker(speaker_name, loaded.record.clean).split()
     excerpt = val_text[val_text.find(" ") + 1:][:loaded.config.block_size]
-    text = st.text_input("Probe text", value=excerpt, key=f"train_probe_{name}",
+    text = st.text_input("Probe text", value=excerpt, key=f"train_probe_{name}", max_chars=MAX_PROBE_CHARS,
                          help=f"Default: {speaker_name}'s validation text, which the model never trains on")
     unknown = loaded.tokenizer.unknown(text)
     if unknown:
