@@ -68,7 +68,7 @@ checkpoints: $(APP_STAMP)
 	$(PY) -m core attribution --json --passages 40 --out checkpoints > checkpoints/attribution.json
 	rm -f checkpoints/*/latest.pt checkpoints/*/trainer.lock checkpoints/*/train.log
 
-## make ladder: the lecture's ladder (rungs 1-7, core.ladder) for the default speakers at the small budget,
+## make ladder: the lecture's ladder (rungs 1-7, core.lessons.ladder) for the default speakers at the small budget,
 ## one run after another on one thread (about 20 minutes on a shared 2-core CPU); one line per rung in
 ## checkpoints/ladder.jsonl. Rung 8 (the lecture's GPT) needs a GPU: core ladder --rungs 8
 ladder: $(APP_STAMP)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import record as rec
-from core import runs as run_manager
 from core.config import preset
+from core.runs import record as rec
+from core.runs import start as run_manager
 from ui import bigram_sections, onehot_and_ngrams, pages, state
 
 RUN = "bigram_run"          # the run this session started (not a widget key: survives page switches)

@@ -5,10 +5,10 @@ import html
 import pandas as pd
 import streamlit as st
 
-from core.checkpoints import BEST
-from core.compare import excerpt, loss_matrix, who_said_it
+from core.lessons.compare import excerpt, loss_matrix, who_said_it
 from core.limits import MAX_PASSAGE_CHARS
-from core.tokenizer import visible
+from core.runs.checkpoints import BEST
+from core.text.tokenizer import visible
 from ui import attribution_section, charts, pages, speak, state, style_section
 
 VMAX = 6.0   # surprisal (nats) at which the colour saturates; ln(vocab ~88) ~ 4.5 is a uniform guess

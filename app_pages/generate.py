@@ -5,9 +5,9 @@ import time
 
 import streamlit as st
 
-from core.compare import check_settings, side_by_side, speaker_runs
+from core.lessons.compare import check_settings, side_by_side, speaker_runs
 from core.limits import MAX_NEW_CHARS, MAX_PROMPT_CHARS
-from core.tokenizer import visible
+from core.text.tokenizer import visible
 from ui import charts, pages, state
 
 RESULT = "generate_result"     # the last generation: survives reruns and page switches (not a widget key)

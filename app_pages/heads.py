@@ -2,9 +2,9 @@
 what each layer predicts (the logit lens), and the character embeddings' map."""
 import streamlit as st
 
-from core.compare import excerpt, speaker_runs
-from core.heads import ABLATIONS
+from core.lessons.compare import excerpt, speaker_runs
 from core.limits import MAX_PASSAGE_CHARS, MAX_PROBE_CHARS
+from core.probe.heads import ABLATIONS
 from ui import heads_sections as sections
 from ui import pages, state
 

@@ -1,12 +1,12 @@
-"""The lecture's second hour: the GPT built up one piece at a time (core.ladder), each rung's code,
+"""The lecture's second hour: the GPT built up one piece at a time (core.lessons.ladder), each rung's code,
 size and validation loss per speaker, and a button that trains the rungs in the background."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from core import ladder
-from core import record as rec
+from core.lessons import ladder
+from core.runs import record as rec
 from ui import ladder as view
 from ui import pages, state
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import runs
 from core.limits import MAX_PROMPT_CHARS
+from core.runs import start as runs
 from ui import pages, speak, state
 from ui.train_form import GROUP, SELECTED, WATCHED, watch
 

@@ -6,8 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.corpus import MAX_TEXT_MB, MIN_TEXT_CHARS, SpeakerError, add_user_text, renamed_files
-from core.tokenizer import visible
+from core.text.corpus import MAX_TEXT_MB, MIN_TEXT_CHARS, SpeakerError, add_user_text, renamed_files
+from core.text.tokenizer import visible
 from ui import pages, state
 
 PER_ROW = 4             # speaker columns per row

@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.limits import MAX_PROBE_CHARS
-from core.subword import CodebookRow, codebook_tradeoff
-from core.tokenizer import CharTokenizer, UnknownCharError, parse_ids, visible
+from core.text.subword import CodebookRow, codebook_tradeoff
+from core.text.tokenizer import CharTokenizer, UnknownCharError, parse_ids, visible
 from ui import pages, state
 
 LECTURE_CODE = """chars = sorted(list(set(text)))
@@ -60,7 +60,7 @@ left, right = st.columns([1, 4], gap="large")
 with left:
     st.metric("Vocabulary size", tok.vocab_size)
 with right:
-    st.caption("The lecture's code, which `core.tokenizer.CharTokenizer` follows:")
+    st.caption("The lecture's code, which `core.text.tokenizer.CharTokenizer` follows:")
     st.code(LECTURE_CODE, language="python")
 vocab = pd.DataFrame({"char": [visible(c) for c in tok.chars], "id": range(tok.vocab_size),
                       "unicode": [f"U+{ord(c):04X}" for c in tok.chars]})

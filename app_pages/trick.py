@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import UserError
-from core.trick import EXAMPLE_B, tril_example
+from core.lessons.trick import EXAMPLE_B, tril_example
 from ui import pages, state, trick_widget
 
 MAX_B_ROWS = 12

@@ -20,8 +20,8 @@ from statistics import median
 import torch
 
 from bench import fairness, machine, report, ui
-from core.corpus import load_speaker
 from core.device import pick_device
+from core.text.corpus import load_speaker
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "bench" / "reference.py"

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 from bench.machine import cpu_name
-from core import record as rec
-from core import runs
-from core.corpus import DEFAULT_SPEAKERS
+from core.runs import record as rec
+from core.runs import start as runs
+from core.text.corpus import DEFAULT_SPEAKERS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- fairness: measured by python -m bench.fairness -->", "<!-- /fairness -->"
@@ -55,7 +55,7 @@ def section(r: dict) -> str:
         f"one group), each run's steps {r['seconds']:.0f} s after the press:", "",
         "| run | steps | share of the fastest |", "|---|---:|---:|", *rows, "",
         f"Worst share {r['worst_share']:.0%} (target >= {r['target']:.0%}: {verdict}). Runs started together get "
-        "the same number of threads, the cores divided among them (core.runs.threads_each); before, the first "
+        "the same number of threads, the cores divided among them (core.runs.start.threads_each); before, the first "
         "took every core and the others one each, and the first stalled at every OpenMP barrier.", END])
 
 

@@ -22,11 +22,11 @@ import torch
 
 from core import settings
 from core.config import ModelConfig, TrainConfig
-from core.dataset import prepare
 from core.device import pick_device, resolve_dtype
-from core.runs import train
-from core.sampling import generate
-from core.train import StepEvent
+from core.model.sampling import generate
+from core.runs.start import train
+from core.text.dataset import prepare
+from core.train.loop import StepEvent
 
 
 def flops_per_token(cfg: ModelConfig, n_params: int) -> float:

@@ -2,9 +2,9 @@
 the plain path it replaces, interleaved (A B A B), and prints medians and bests:
 
 * training with dropout on the CPU: one attention layer's forward + backward at the lecture config
-  (B=16, T=256, 6 heads of 64, bf16 inputs as under autocast), core.dropout.attention (the default
-  kernel there) against F.scaled_dot_product_attention with dropout_p (core.gpt.sdpa);
-* sampling: tokens/s of core.sampling.generate (500 new tokens from a one-token context, batch 1,
+  (B=16, T=256, 6 heads of 64, bf16 inputs as under autocast), core.model.dropout.attention (the default
+  kernel there) against F.scaled_dot_product_attention with dropout_p (core.model.gpt.sdpa);
+* sampling: tokens/s of core.model.sampling.generate (500 new tokens from a one-token context, batch 1,
   the "shift" window by default, as bench/leg.py) with the KV-cache decoder against no cache (a full forward
   over the window at every step), and the decoder in bf16 (packed for oneDNN) against fp32.
 
@@ -23,10 +23,10 @@ from statistics import median
 import torch
 
 from core.config import ModelConfig
-from core.dropout import attention as dropout_attention
-from core.gpt import sdpa
-from core.models import build_model
-from core.sampling import generate
+from core.model.dropout import attention as dropout_attention
+from core.model.gpt import sdpa
+from core.model.models import build_model
+from core.model.sampling import generate
 
 CONFIGS = {"small": {"block_size": 64, "n_layer": 4, "n_head": 4, "n_embd": 128},
            "lecture": {"block_size": 256, "n_layer": 6, "n_head": 6, "n_embd": 384}}
@@ -80,7 +80,7 @@ def main(argv=None) -> None:
     print(f"{cpu_model()}, {a.threads} torch threads, torch {torch.__version__}, {a.rounds} rounds, {a.clock} clock")
     if not a.no_attention:
         res = interleaved({
-            "core.dropout.attention": lambda: attention_layer_ms(
+            "core.model.dropout.attention": lambda: attention_layer_ms(
                 lambda q, k, v, p: dropout_attention(q, k, v, p, True), clock=clock),
             "SDPA with dropout_p": lambda: attention_layer_ms(
                 lambda q, k, v, p: sdpa(q, k, v, causal=True, dropout_p=p), clock=clock),
@@ -88,7 +88,7 @@ def main(argv=None) -> None:
         print("\nlecture-config attention layer with dropout 0.2, forward + backward (ms; lower is better)")
         for name, (med, v) in res.items():
             print(f"  {name:28} median {med:8.1f}  best {min(v):8.1f}")
-        fast, plain = res["core.dropout.attention"][0], res["SDPA with dropout_p"][0]
+        fast, plain = res["core.model.dropout.attention"][0], res["SDPA with dropout_p"][0]
         print(f"  -> the fast path is {plain / fast:.2f}x the plain one")
     for name in a.configs.split(","):
         torch.manual_seed(0)

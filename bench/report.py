@@ -19,9 +19,9 @@ METHOD = """\
 ## How this was measured
 
 - Each leg is a fresh process: `../shared/bench/reference.py` (the lecture's code) or `python -m bench.leg`
-  (Podium's trainer `core.train.train` and sampler `core.sampling.generate`), on the same text (Barack Obama's
-  addresses, cleaned), config, seed, thread count and number of steps, in the order A B A B; the tables give
-  medians over the rounds and ratios of medians.
+  (Podium's trainer `core.train.loop.fit` and sampler `core.model.sampling.generate`), on the same text
+  (Barack Obama's addresses, cleaned), config, seed, thread count and number of steps, in the order A B A B;
+  the tables give medians over the rounds and ratios of medians.
 - Both train with AdamW at a constant learning rate of 1e-3 (betas 0.9, 0.999; weight decay 0.01; no clipping)
   on a character vocabulary of the text alone and the first 90% of it; the first 5 steps are left out of the
   timing; train and val loss are means over the same number of batches each.
@@ -29,7 +29,7 @@ METHOD = """\
   MFU = tokens/s x (6 N + 12 L C T) FLOPs per token, over the matmul peak measured here (2048^3, best of 3).
 - Podium trains in bf16 autocast where the CPU multiplies bf16 natively (`--dtype auto`); the fp32 row shows
   what the same code does without it.
-- Sampling: 500 new tokens from a one-token context. Podium samples with its KV cache (`core.decoder`).
+- Sampling: 500 new tokens from a one-token context. Podium samples with its KV cache (`core.model.decoder`).
   Past block_size its default window drops the older half of the context at once ("shift"); the "slide"
   column keeps the lecture's exact semantics (the last block_size tokens, re-run at every step).
 - The app's figures come from the browser tests that record them (chromium, 16 slider steps over fresh values
@@ -40,9 +40,10 @@ METHOD = """\
 - bf16 autocast for the projections (the bf16 matmul peak over the fp32 one is at the top: 2.8x to
   4.4x on the machines of this kind measured so far, which is why the ratios differ between reports).
 - Dropout: PyTorch's CPU dropout draws one Bernoulli sample per element (29% of a lecture-config step);
-  `core.dropout` draws four 16-bit samples per 64-bit random integer and multiplies by a float mask.
-- Attention with dropout: the CPU's scaled_dot_product_attention falls back to an fp32 path; `core.dropout.attention`
-  runs the two batched matmuls in bf16 and the mask, softmax and dropout as one autograd node (99 -> 35 ms per layer).
+  `core.model.dropout` draws four 16-bit samples per 64-bit random integer and multiplies by a float mask.
+- Attention with dropout: the CPU's scaled_dot_product_attention falls back to an fp32 path;
+  `core.model.dropout.attention` runs the two batched matmuls in bf16 and the mask, softmax and dropout as
+  one autograd node (99 -> 35 ms per layer).
 - Fused AdamW on the CPU (4.7 vs 14.9 ms a step at the lecture size), one `.item()` per log interval.
 - Sampling: a preallocated KV cache as the model's attention kernel, bf16 weights packed once for
   oneDNN for big models (the 24 projections of a token: 0.48 vs 2.47 ms in fp32), and the "shift" window.

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
-from core import record as rec
 from core.config import ModelConfig
-from core.models import build_model
+from core.model.models import build_model
+from core.runs import record as rec
 
 BIG = {"n_layer": 48, "n_embd": 1024, "n_head": 16}  # ~600M parameters claimed
 JUNK_METRICS = ["[1,2]", "null", '"text"', "17", '{"kind": "step", "step": 5}', '{"kind": "step", "step": "abc", '

@@ -6,12 +6,12 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for core
-import core.cli  # noqa: E402
-import core.runs  # noqa: E402
-from core import distributed  # noqa: E402
+import core.cli.main  # noqa: E402
+import core.runs.start  # noqa: E402
+from core.train import distributed  # noqa: E402
 
 ran = []
-fit = core.runs.fit  # the loop every run goes through (core.runs.execute calls it)
+fit = core.runs.start.fit  # the loop every run goes through (core.runs.start.execute calls it)
 
 
 def keep(*args, **kwargs):
@@ -19,8 +19,8 @@ def keep(*args, **kwargs):
     return ran[-1]
 
 
-core.runs.fit = keep
-rc = core.cli.main(sys.argv[2:])
+core.runs.start.fit = keep
+rc = core.cli.main.main(sys.argv[2:])
 if ran:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)

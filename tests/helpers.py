@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core.config import ModelConfig, TrainConfig
-from core.dataset import TrainingData, prepare
+from core.text.dataset import TrainingData, prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 OBAMA, TRUMP, BIDEN = "Barack Obama", "Donald J. Trump", "Joseph R. Biden Jr."

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from apptest_helpers import open_page, page_text
 
-from core import checkpoints as ck
-from core.attention_view import attention_view
 from core.config import TrainConfig, preset
-from core.dataset import prepare
-from core.runs import train
+from core.probe.attention_view import attention_view
+from core.runs import checkpoints as ck
+from core.runs.start import train
+from core.text.dataset import prepare
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import pytest
 import torch
 from apptest_helpers import open_page
 
-from core.batching import get_batch
-from core.corpus import DEFAULT_SPEAKERS
-from core.dataset import prepare
+from core.text.batching import get_batch
+from core.text.corpus import DEFAULT_SPEAKERS
+from core.text.dataset import prepare
 
 
 @pytest.fixture(autouse=True)

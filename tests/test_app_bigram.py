@@ -12,11 +12,11 @@ import pytest
 import torch
 from apptest_helpers import decode, figures, heatmaps, open_page, page_text
 
-from core import checkpoints as ck
-from core import record as rec
-from core import runs as run_manager
-from core.dataset import prepare
-from core.ngram import NGramCounts, gpt_params
+from core.lessons.ngram import NGramCounts, gpt_params
+from core.runs import checkpoints as ck
+from core.runs import record as rec
+from core.runs import start as run_manager
+from core.text.dataset import prepare
 
 SPEAKER = "Barack Obama"            # the first default speaker: the page's default choice
 RUN = "barack-obama-bigram"         # the name the page gives it

@@ -7,8 +7,8 @@ import pytest
 from apptest_helpers import decode, figures, heatmaps, open_page, page_text
 from helpers import BIDEN, OBAMA, TRUMP, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 
-from core.evaluate import evaluate_run
-from core.runs import train
+from core.model.scoring import evaluate_run
+from core.runs.start import train
 
 NAMES = {OBAMA: "obama-tiny", TRUMP: "trump-tiny", BIDEN: "biden-tiny"}
 SPEAKERS = list(NAMES)

@@ -9,10 +9,10 @@ import pytest
 from apptest_helpers import figures, open_page, page_text
 from helpers import BIDEN, OBAMA, TRUMP, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 
-from core import checkpoints as ck
 from core.config import preset
-from core.runs import train
-from core.sampling import sample_text
+from core.model.sampling import sample_text
+from core.runs import checkpoints as ck
+from core.runs.start import train
 
 RESULT = "generate_result"
 NAMES = {OBAMA: "obama-tiny", TRUMP: "trump-tiny", BIDEN: "biden-tiny"}

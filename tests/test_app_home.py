@@ -4,8 +4,8 @@ from pathlib import Path
 from apptest_helpers import open_page
 
 from core.config import TrainConfig, preset
-from core.dataset import prepare
-from core.runs import train
+from core.runs.start import train
+from core.text.dataset import prepare
 from ui.pages import STEPS
 
 

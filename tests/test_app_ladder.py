@@ -2,7 +2,7 @@
 start request is a message."""
 from __future__ import annotations
 
-from core import ladder
+from core.lessons import ladder
 from tests.apptest_helpers import figures, open_page
 
 PAGE = "ladder"

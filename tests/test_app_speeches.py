@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from apptest_helpers import decode, figures, open_page, page_text
 
-from core.corpus import DEFAULT_SPEAKERS, load_speaker
+from core.text.corpus import DEFAULT_SPEAKERS, load_speaker
 
 
 @pytest.fixture(autouse=True)

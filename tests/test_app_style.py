@@ -1,4 +1,4 @@
-"""AppTest: the Compare page's "Style you can read" section shows core.style's distinctive words (bars
+"""AppTest: the Compare page's "Style you can read" section shows core.lessons.style's distinctive words (bars
 and tables, with the counts behind them) and the style figures side by side for the sidebar's
 speakers, with no model trained; the slider sets how many words; a text with no words is a message."""
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from apptest_helpers import decode, figures, open_page, page_text
 
-from core import style
-from core.corpus import DEFAULT_SPEAKERS
+from core.lessons import style
+from core.text.corpus import DEFAULT_SPEAKERS
 from ui import state
 from ui.style_section import K_KEY
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from apptest_helpers import decode, figures, open_page
 
-from core.corpus import DEFAULT_SPEAKERS, load_speaker
-from core.dataset import prepare
-from core.tokenizer import parse_ids, visible
+from core.text.corpus import DEFAULT_SPEAKERS, load_speaker
+from core.text.dataset import prepare
+from core.text.tokenizer import parse_ids, visible
 
 
 @pytest.fixture(autouse=True)

@@ -9,10 +9,10 @@ import pytest
 from apptest_helpers import decode, figures, heatmaps, open_page, page_text
 from helpers import wait_until
 
-from core import record as rec
-from core import runs
-from core.cli import BACKGROUND_NICE
+from core.cli.main import BACKGROUND_NICE
 from core.device import describe, pick_device
+from core.runs import record as rec
+from core.runs import start as runs
 
 SMALL = {"n_layer": 1, "n_embd": 32, "n_head": 2, "block_size": 16, "batch_size": 16, "max_iters": 60,
          "eval_interval": 20}

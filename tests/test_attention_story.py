@@ -1,4 +1,4 @@
-"""core.attention_story against the model itself: the embeddings are what GPT._embed feeds block 1,
+"""core.probe.attention_story against the model itself: the embeddings are what GPT._embed feeds block 1,
 and one character's weighted sum of values is the head's output at that position."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from helpers import OBAMA, one_thread, speaker_data, spread_weights, tiny_gpt  # noqa: F401 (autouse)
 
-from core.attention_story import embedding_view, one_character
-from core.models import build_model
+from core.model.models import build_model
+from core.probe.attention_story import embedding_view, one_character
 
 TEXT = "My fellow Americans, the state of our Union is strong."
 BLOCK = 16

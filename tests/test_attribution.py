@@ -9,11 +9,11 @@ import pytest
 import torch
 from helpers import BIDEN, OBAMA, TRUMP, one_thread  # noqa: F401 (autouse)
 
-from core import checkpoints as ck
-from core.attribution import accuracy_curve, surprisal, surprisal_rows, verdict, who_said
-from core.corpus import load_speaker
 from core.errors import UserError
-from core.evaluate import per_char_loss
+from core.lessons.attribution import accuracy_curve, surprisal, surprisal_rows, verdict, who_said
+from core.model.scoring import per_char_loss
+from core.runs import checkpoints as ck
+from core.text.corpus import load_speaker
 
 SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
 SPEAKERS = (OBAMA, TRUMP, BIDEN)

@@ -20,20 +20,20 @@ from apptest_helpers import open_page, page_text
 from bad_runs import make_bad_runs
 from helpers import OBAMA, ROOT, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 
-from core import checkpoints as ck
-from core import record as rec
-from core import runs
-from core.attention_view import context_window
-from core.cli import main
+from core.cli.main import main
 from core.config import ConfigError, ModelConfig, TrainConfig
-from core.corpus import MAX_TEXT_BYTES, SpeakerError, add_user_text, load_speaker, read_user_text
 from core.errors import RunBusy, TrainingDiverged, UserError
 from core.limits import MAX_NEW_CHARS, MAX_PASSAGE_CHARS, MAX_PROBE_CHARS, MAX_PROMPT_CHARS
-from core.metrics import curves
-from core.models import build_model
-from core.runs import train
-from core.sampling import sample_text
-from core.tokenizer import CharTokenizer, UnknownCharError, parse_ids
+from core.model.models import build_model
+from core.model.sampling import sample_text
+from core.probe.attention_view import context_window
+from core.runs import checkpoints as ck
+from core.runs import record as rec
+from core.runs import start as runs
+from core.runs.metrics import curves
+from core.runs.start import train
+from core.text.corpus import MAX_TEXT_BYTES, SpeakerError, add_user_text, load_speaker, read_user_text
+from core.text.tokenizer import CharTokenizer, UnknownCharError, parse_ids
 
 GOOD_TEXT = ("We the people of the United States, in order to form a more perfect union, establish justice, "
              "insure domestic tranquility, provide for the common defense, promote the general welfare. ") * 4

@@ -6,7 +6,7 @@ import pytest
 import torch
 from helpers import OBAMA, speaker_data
 
-from core.batching import Pair, context_target_pairs, get_batch
+from core.text.batching import Pair, context_target_pairs, get_batch
 
 
 def gen(seed: int) -> torch.Generator:

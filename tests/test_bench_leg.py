@@ -10,7 +10,7 @@ import sys
 
 from helpers import OBAMA, ROOT
 
-from core.corpus import load_speaker
+from core.text.corpus import load_speaker
 
 
 def test_the_podium_leg_trains_samples_and_prints_the_reference_fields(tmp_path):

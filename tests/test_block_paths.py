@@ -2,9 +2,9 @@
 
 The oracle is the lecture's model written out here with torch ops from the state dict (per-head
 q, k, v slices of the fused weight, masked softmax, concatenation, projection, ReLU feed-forward,
-residuals): it shares no code with core.gpt. The model's own paths differ only in the attention
-kernel: SDPA (the default), the Recorder (GPT.inspect), core.dropout's CPU attention (training with
-dropout) and the KV cache (core.decoder, fp32 and packed bf16, within and past block_size, for
+residuals): it shares no code with core.model.gpt. The model's own paths differ only in the attention
+kernel: SDPA (the default), the Recorder (GPT.inspect), core.model.dropout's CPU attention (training with
+dropout) and the KV cache (core.model.decoder, fp32 and packed bf16, within and past block_size, for
 both sampling windows)."""
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import torch
 from helpers import one_thread, spread_weights, tiny_gpt  # noqa: F401 (autouse)
 from torch.nn import functional as F
 
-from core.decoder import Decoder, KVCache, PackedLinear
-from core.dropout import attention as dropout_attention
-from core.dropout import keep_mask
-from core.gpt import GPT, Recorder, explicit_attention, sdpa
-from core.models import build_model
+from core.model.decoder import Decoder, KVCache, PackedLinear
+from core.model.dropout import attention as dropout_attention
+from core.model.dropout import keep_mask
+from core.model.gpt import GPT, Recorder, explicit_attention, sdpa
+from core.model.models import build_model
 
 V, BLOCK = 65, 16
 
@@ -129,7 +129,7 @@ def test_kernels_agree_when_the_queries_are_the_last_of_the_keys(causal):
 
 
 def test_training_with_dropout_on_the_cpu_is_the_lecture_s_model_with_the_same_masks():
-    """Loss and every gradient of a training step through core.dropout's attention (cheap masks,
+    """Loss and every gradient of a training step through core.model.dropout's attention (cheap masks,
     one autograd node for mask + softmax + dropout) equal the lecture's ops with the same masks."""
     p = 0.3
     model = gpt(dropout=p).train()
@@ -161,7 +161,7 @@ def explicit_scores(q, k, causal):
 
 def windowed_logits(model: GPT, seq: torch.Tensor, window: str, decoder: Decoder | None = None, prefill: int = 5):
     """The last position's logits after each prefix of seq, the context cropped as sampling does
-    (core.sampling): "slide" keeps the last block_size tokens, "shift" drops the older half when
+    (core.model.sampling): "slide" keeps the last block_size tokens, "shift" drops the older half when
     the block is full. With a decoder, through its KV cache (rebuilt when the window moves, the
     first `prefill` tokens fed at once); else one full forward per prefix."""
     block = model.config.block_size

@@ -11,8 +11,8 @@ import pytest
 from browser_helpers import MOSAIC_T, SOFTMAX_T, SOURCE, T_SLIDER, open_attention
 from conftest import ROOT, start_server
 
-from core import checkpoints as ck
-from core.attention_view import attention_view
+from core.probe.attention_view import attention_view
+from core.runs import checkpoints as ck
 
 pytestmark = pytest.mark.browser
 RUN = "barack-obama-gpt-tiny"

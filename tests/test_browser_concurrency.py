@@ -15,9 +15,9 @@ import pytest
 from browser_helpers import wait_idle
 from conftest import ROOT, start_server
 
-from core import checkpoints as ck
-from core import record as rec
-from core import runs
+from core.runs import checkpoints as ck
+from core.runs import record as rec
+from core.runs import start as runs
 
 pytestmark = pytest.mark.browser
 SPEAKERS = ["Barack Obama", "Donald J. Trump", "Joseph R. Biden Jr."]

@@ -13,7 +13,7 @@ from conftest import ROOT, start_server
 from helpers import BIDEN, OBAMA, TRUMP, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from core.runs import train
+from core.runs.start import train
 
 pytestmark = pytest.mark.browser
 RESULTS = ROOT / "test-results"
@@ -46,7 +46,7 @@ MATRIX = """() => {
 
 
 EVAL_ALL = """import sys
-from core.cli import main  # what `python -m core` runs: one process for the nine evals, torch imported once
+from core.cli.main import main  # what `python -m core` runs: one process for the nine evals, torch imported once
 for run, speaker in zip(sys.argv[1::2], sys.argv[2::2]):
     assert main(["eval", "--checkpoint", run, "--speaker", speaker, "--json", "--out", {root!r}]) == 0
 """

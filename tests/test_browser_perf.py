@@ -39,9 +39,9 @@ from browser_helpers import (
 )
 from conftest import BROWSER_ARGS, CHROMIUM, ROOT, start_server
 
-from core import runs
-from core.batching import context_target_pairs, get_batch
-from core.dataset import prepare
+from core.runs import start as runs
+from core.text.batching import context_target_pairs, get_batch
+from core.text.dataset import prepare
 
 pytestmark = pytest.mark.browser
 TEXTS_DONE = """() => {

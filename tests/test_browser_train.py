@@ -11,8 +11,8 @@ import pytest
 from browser_helpers import RESULTS, describe, open_attention, slider_latency, wait_idle
 from conftest import start_server
 
-from core import record as rec
-from core import runs
+from core.runs import record as rec
+from core.runs import start as runs
 
 pytestmark = pytest.mark.browser
 RUN = "barack-obama-gpt-tiny"  # the first free name in an empty folder

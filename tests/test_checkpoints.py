@@ -12,12 +12,12 @@ import pytest
 import torch
 from helpers import OBAMA, one_thread, speaker_data, spread_weights, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 
-from core import checkpoints as ck
-from core import record as rec
 from core.config import ModelConfig, TrainConfig
-from core.models import build_model
-from core.runs import train
-from core.tokenizer import CharTokenizer
+from core.model.models import build_model
+from core.runs import checkpoints as ck
+from core.runs import record as rec
+from core.runs.start import train
+from core.text.tokenizer import CharTokenizer
 
 IDS = torch.tensor([[5, 17, 3, 40, 2, 9, 9, 60, 1, 0, 33, 12]])
 

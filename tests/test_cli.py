@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import pytest
 from helpers import BIDEN, OBAMA, ROOT, TRUMP
 
-from core import checkpoints as ck
-from core import record as rec
-from core.cli import main
-from core.sampling import sample_text
+from core.cli.main import main
+from core.model.sampling import sample_text
+from core.runs import checkpoints as ck
+from core.runs import record as rec
 
 TRAIN = ["train", "--speaker", OBAMA, "--model", "gpt", "--preset", "tiny", "--max-iters", "20", "--n-layer", "1",
          "--n-embd", "32", "--n-head", "2", "--block-size", "16", "--eval-interval", "10", "--eval-iters", "2",
@@ -57,7 +57,7 @@ ERRORS = {  # name -> (arguments, a word the one-line message must hold); "OUT" 
     "temperature 0": (["sample", "--checkpoint", "cli-run", "--out", "OUT", "--temperature", "0"], "temperature"),
 }
 NEEDS_RUN = {"prompt outside vocab", "temperature 0"}
-# more bad input, through core.cli.main in this process (the same code, without paying for a process)
+# more bad input, through core.cli.main.main in this process (the same code, without paying for a process)
 MORE_ERRORS = {
     "unknown resume": (["train", "--resume", "no-such-run", "--out", "OUT"], "no-such-run"),
     "bad run name": (["train", "--name", "../escape", "--max-iters", "2", "--out", "OUT"], "invalid run name"),

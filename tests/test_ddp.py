@@ -12,8 +12,8 @@ import pytest
 import torch
 from helpers import OBAMA, ROOT
 
-from core import checkpoints as ck
-from core import record as rec
+from core.runs import checkpoints as ck
+from core.runs import record as rec
 
 SMALL = ["--speaker", OBAMA, "--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--block-size", "32",
          "--eval-iters", "4", "--seed", "3", "--json"]

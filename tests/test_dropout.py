@@ -1,4 +1,4 @@
-"""core.dropout: the cheap CPU dropout keeps dropout's statistics, and the attention path used for
+"""core.model.dropout: the cheap CPU dropout keeps dropout's statistics, and the attention path used for
 training with dropout equals scaled_dot_product_attention (p = 0) or the lecture's explicit
 attention with the same mask (p > 0), forward and backward."""
 import pytest
@@ -6,7 +6,7 @@ import torch
 from helpers import one_thread  # noqa: F401 (autouse)
 from torch.nn import functional as F
 
-from core.dropout import attention, dropout, keep_mask
+from core.model.dropout import attention, dropout, keep_mask
 
 
 @pytest.mark.parametrize("p", [0.1, 0.2, 0.5])

@@ -10,12 +10,12 @@ import torch
 from helpers import OBAMA, TRUMP, one_thread, speaker_data, spread_weights, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 from torch.nn import functional as F
 
-from core import checkpoints as ck
-from core import record as rec
 from core.config import ModelConfig, preset
-from core.evaluate import count_bigram_loss, evaluate_run, per_char_loss, sequence_loss
-from core.models import build_model
-from core.runs import train
+from core.model.models import build_model
+from core.model.scoring import count_bigram_loss, evaluate_run, per_char_loss, sequence_loss
+from core.runs import checkpoints as ck
+from core.runs import record as rec
+from core.runs.start import train
 
 
 def counted_bigram_loss(train_ids: list[int], val_ids: list[int], vocab: int, alpha: float) -> float:
@@ -135,7 +135,7 @@ def test_evaluate_run_scores_any_speaker(bigram_run):
 
 
 def test_evaluate_run_refuses_unknown_runs_and_speakers(bigram_run, tmp_path):
-    from core.corpus import SpeakerError
+    from core.text.corpus import SpeakerError
 
     root, _ = bigram_run
     with pytest.raises(rec.RecordError):

@@ -19,14 +19,14 @@ import pytest
 import torch
 from helpers import OBAMA, ROOT, one_thread, speaker_data, tiny_gpt, tiny_train, wait_until  # noqa: F401
 
-from core import checkpoints as ck
-from core import record as rec
-from core import runs
-from core.cli import main
+from core.cli.main import main
 from core.config import ConfigError
-from core.corpus import MAX_TEXT_BYTES, MAX_TEXT_MB
 from core.errors import SaveFailed
-from core.runs import train
+from core.runs import checkpoints as ck
+from core.runs import record as rec
+from core.runs import start as runs
+from core.runs.start import train
+from core.text.corpus import MAX_TEXT_BYTES, MAX_TEXT_MB
 
 SMALL = {"n_layer": 1, "n_embd": 32, "n_head": 2, "block_size": 16, "batch_size": 8, "eval_interval": 10,
          "max_iters": 100_000}
@@ -68,11 +68,11 @@ WRITER = """
 import sys
 from pathlib import Path
 import torch
-from core import checkpoints as ck
-from core import record as rec
-from core.models import build_model
+from core.runs import checkpoints as ck
+from core.runs import record as rec
+from core.model.models import build_model
 from core.config import ModelConfig, TrainConfig
-from core.tokenizer import CharTokenizer
+from core.text.tokenizer import CharTokenizer
 model = build_model(ModelConfig("gpt", 80, 64, 4, 4, 128), seed=0)   # ~3 MB a checkpoint
 vocab = CharTokenizer("".join(chr(32 + i) for i in range(80))).to_json()
 record = rec.RunRecord(name="model", speakers=["x"], model=model.config, train=TrainConfig(), vocab=vocab)
@@ -254,14 +254,20 @@ def test_runs_started_together_share_the_cores_evenly(tmp_path):
     cores = os.cpu_count() or 1
     assert runs.threads_each(tmp_path, starting=1) == cores
     assert runs.threads_each(tmp_path, starting=3) == max(1, cores // 3)
+
+    def omp_threads(pid: int) -> int:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        return int(dict(kv.split(b"=", 1) for kv in environ if b"=" in kv)[b"OMP_NUM_THREADS"])
+    alone = runs.start(runs.RunRequest.make([OBAMA], "gpt", "tiny", **{**SMALL, "max_iters": 3000}), tmp_path)
+    try:
+        assert omp_threads(alone.pid) == cores  # a lone run keeps every core
+    finally:
+        runs.stop(alone.path)
+        runs.wait(alone.path, timeout=120)
     group = runs.start_group([runs.RunRequest.make([s], "gpt", "tiny", **{**SMALL, "max_iters": 3000})
                               for s in (OBAMA, "Donald J. Trump", "Joseph R. Biden Jr.")], tmp_path)
     try:
-        threads = set()
-        for s in group:
-            environ = Path(f"/proc/{s.pid}/environ").read_bytes().split(b"\0")
-            threads.add(int(dict(kv.split(b"=", 1) for kv in environ if b"=" in kv)[b"OMP_NUM_THREADS"]))
-        assert threads == {max(1, cores // 3)}, threads
+        assert {omp_threads(s.pid) for s in group} == {max(1, cores // 3)}
     finally:
         runs.stop_group(tmp_path, group[0].group)
         for s in group:

@@ -7,12 +7,12 @@ import pytest
 import torch
 from helpers import OBAMA, TRUMP, one_thread  # noqa: F401 (autouse)
 
-from core import checkpoints as ck
-from core import record as rec
-from core import runs
 from core.config import ConfigError
-from core.corpus import DEFAULT_SPEAKERS, sotu_speakers
-from core.tokenizer import UnknownCharError
+from core.runs import checkpoints as ck
+from core.runs import record as rec
+from core.runs import start as runs
+from core.text.corpus import DEFAULT_SPEAKERS, sotu_speakers
+from core.text.tokenizer import UnknownCharError
 
 SMALL = {"max_iters": 6, "eval_interval": 3, "eval_iters": 2, "batch_size": 4, "block_size": 16, "n_layer": 1,
          "n_head": 2, "n_embd": 16}

@@ -16,10 +16,11 @@ import pytest
 from bad_runs import BIG, copy_run, edit_checkpoint, expanded
 from helpers import OBAMA, ROOT, one_thread, speaker_data, tiny_gpt, tiny_train, wait_until  # noqa: F401
 
-from core import record as rec
-from core import runs, settings
-from core.cli import build_parser, main
-from core.runs import train
+from core import settings
+from core.cli.main import build_parser, main
+from core.runs import record as rec
+from core.runs import start as runs
+from core.runs.start import train
 
 SMALL = {"n_layer": 1, "n_embd": 32, "n_head": 2, "block_size": 16, "batch_size": 8, "eval_interval": 10,
          "eval_iters": 1, "max_iters": 100_000}
@@ -120,7 +121,7 @@ def test_cli_resume_while_the_run_trains_is_refused_and_the_run_goes_on(tmp_path
 
 MEASURE = r"""
 import re, sys
-from core import checkpoints as ck
+from core.runs import checkpoints as ck
 # The peak resident size of this process (VmHWM). getrusage's ru_maxrss is the same figure but also
 # carries the parent's peak across fork + exec (pytest's ~500 MB here), so it is read from /proc.
 def peak(): return int(re.search(r"VmHWM:\s+(\d+) kB", open("/proc/self/status").read())[1]) * 1024

@@ -1,16 +1,16 @@
-"""core.heads: detectors on exact synthetic patterns, ablation's no-op case and oracles, and the
+"""core.probe.heads: detectors on exact synthetic patterns, ablation's no-op case and oracles, and the
 shipped models' heads."""
 import pytest
 import torch
 from helpers import ROOT, one_thread, speaker_data, spread_weights, tiny_gpt  # noqa: F401
 
-from core import checkpoints as ck
-from core import heads
-from core import record as rec
-from core.batching import get_batch
 from core.errors import UserError
-from core.evaluate import sequence_loss
-from core.models import build_model
+from core.model.models import build_model
+from core.model.scoring import sequence_loss
+from core.probe import heads
+from core.runs import checkpoints as ck
+from core.runs import record as rec
+from core.text.batching import get_batch
 
 OBAMA_RUN = ROOT / "checkpoints" / "barack-obama-gpt-tiny"
 

@@ -1,4 +1,4 @@
-"""The lecture's ladder (core.ladder): each rung's switches build the right modules (parameter
+"""The lecture's ladder (core.lessons.ladder): each rung's switches build the right modules (parameter
 counts by formula), the KV cache and the inspect path work without residuals or LayerNorm, a saved
 rung loads as itself, the CLI prints one line per rung, and on a small text the pieces the lecture
 adds win where it says they should (heads over the bigram; residuals and LayerNorm over a bare
@@ -15,13 +15,14 @@ import pytest
 import torch
 from torch import nn
 
-from core import checkpoints as ck
-from core import ladder, runs
 from core.config import ModelConfig, TrainConfig, preset
-from core.dataset import prepare
-from core.decoder import Decoder, KVCache
-from core.evaluate import count_bigram_loss
-from core.gpt import GPT
+from core.lessons import ladder
+from core.model.decoder import Decoder, KVCache
+from core.model.gpt import GPT
+from core.model.scoring import count_bigram_loss
+from core.runs import checkpoints as ck
+from core.runs import start as runs
+from core.text.dataset import prepare
 
 V = 50
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,14 +1,14 @@
-"""core.lens (the last layer's readout is the model's logits; per-layer loss) and core.embeddings
+"""core.probe.lens (the last layer's readout is the model's logits; per-layer loss) and core.probe.embeddings
 (PCA, Procrustes alignment, position similarities)."""
 import pytest
 import torch
 from helpers import ROOT, one_thread, speaker_data, spread_weights, tiny_gpt  # noqa: F401
 
-from core import checkpoints as ck
-from core import embeddings, lens
 from core.errors import UserError
-from core.evaluate import next_char_probs, sequence_loss
-from core.models import build_model
+from core.model.models import build_model
+from core.model.scoring import next_char_probs, sequence_loss
+from core.probe import embeddings, lens
+from core.runs import checkpoints as ck
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import torch
 from helpers import OBAMA, one_thread, speaker_data  # noqa: F401 (autouse)
 
-from core.lookup import lookup_gradient, onehot_lookup
+from core.lessons.lookup import lookup_gradient, onehot_lookup
 
 
 @pytest.fixture(scope="module")

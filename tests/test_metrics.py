@@ -1,9 +1,9 @@
-"""core.metrics: smoothing, curves from a metrics log (resumes included), progress and ETA."""
+"""core.runs.metrics: smoothing, curves from a metrics log (resumes included), progress and ETA."""
 import math
 
 import pytest
 
-from core.metrics import curves, ema, format_duration, progress, uniform_loss
+from core.runs.metrics import curves, ema, format_duration, progress, uniform_loss
 
 
 def tensorboard_smooth(values, weight):

@@ -8,12 +8,12 @@ import pytest
 import torch
 from helpers import OBAMA, one_thread, speaker_data, spread_weights, tiny_gpt  # noqa: F401 (autouse)
 
-from core.batching import get_batch
-from core.bigram import BigramLM
 from core.config import ConfigError, ModelConfig, preset
 from core.device import autocast
-from core.gpt import GPT
-from core.models import build_model
+from core.model.bigram import BigramLM
+from core.model.gpt import GPT
+from core.model.models import build_model
+from core.text.batching import get_batch
 
 V = 65  # the lecture's Shakespeare vocabulary size, for models that need no real text
 
@@ -128,7 +128,7 @@ def test_bigram_loss_at_init_is_exactly_ln_vocab():
 
 @pytest.mark.parametrize("model_type,dropout", [("gpt", 0.0), ("gpt", 0.1), ("bigram", 0.0)])
 def test_overfits_one_batch(model_type, dropout):
-    """With dropout, training on the CPU goes through core.dropout (cheap masks, its attention)."""
+    """With dropout, training on the CPU goes through core.model.dropout (cheap masks, its attention)."""
     torch.manual_seed(0)
     if model_type == "gpt":
         model = build_model(tiny_gpt(V, n_layer=1, dropout=dropout))

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from helpers import OBAMA, TRUMP, one_thread  # noqa: F401 (autouse)
 
-from core import record as rec
-from core import runs, settings
+from core import settings
 from core.config import ConfigError, ModelConfig, TrainConfig
 from core.errors import RunBusy
+from core.runs import record as rec
+from core.runs import start as runs
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "checkpoints"

@@ -7,13 +7,13 @@ import pytest
 import torch
 from helpers import OBAMA, one_thread, speaker_data, spread_weights, tiny_gpt  # noqa: F401 (autouse)
 
-from core.bigram import BigramLM
 from core.config import ModelConfig
-from core.decoder import Decoder, KVCache
-from core.gpt import GPT
-from core.models import build_model
-from core.sampling import check_sampling, generate, next_token_probs, sample_text, stream
-from core.tokenizer import CharTokenizer
+from core.model.bigram import BigramLM
+from core.model.decoder import Decoder, KVCache
+from core.model.gpt import GPT
+from core.model.models import build_model
+from core.model.sampling import check_sampling, generate, next_token_probs, sample_text, stream
+from core.text.tokenizer import CharTokenizer
 
 BLOCK = 16
 

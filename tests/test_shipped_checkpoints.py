@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 
-from core.checkpoints import load_model
-from core.corpus import DEFAULT_SPEAKERS, load_speaker
-from core.evaluate import sequence_loss
-from core.record import CHECKPOINTS_DIR
+from core.model.scoring import sequence_loss
+from core.runs.checkpoints import load_model
+from core.runs.record import CHECKPOINTS_DIR
+from core.text.corpus import DEFAULT_SPEAKERS, load_speaker
 
 SHIPPED = {s: CHECKPOINTS_DIR / f"{'-'.join(s.lower().replace('.', '').split())}-gpt-tiny" for s in DEFAULT_SPEAKERS}
 

@@ -1,4 +1,4 @@
-"""core.style: the Fightin' Words log-odds against hand-computed values, a word used equally scores
+"""core.lessons.style: the Fightin' Words log-odds against hand-computed values, a word used equally scores
 ~0, function words win raw counts but not z-scores on the real speeches, and the style figures of a
 hand-made text counted by hand."""
 from __future__ import annotations
@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
-from core import style
-from core.corpus import DEFAULT_SPEAKERS, SpeakerError, load_speaker
 from core.errors import UserError
+from core.lessons import style
+from core.text.corpus import DEFAULT_SPEAKERS, SpeakerError, load_speaker
 
 OBAMA, TRUMP, BIDEN = DEFAULT_SPEAKERS
 

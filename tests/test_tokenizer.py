@@ -8,9 +8,9 @@ import pytest
 import torch
 from helpers import BIDEN, OBAMA, TRUMP, speaker_data
 
-from core.corpus import DEFAULT_SPEAKERS, load_speaker
-from core.dataset import prepare, shared_vocabulary
-from core.tokenizer import CharTokenizer, UnknownCharError
+from core.text.corpus import DEFAULT_SPEAKERS, load_speaker
+from core.text.dataset import prepare, shared_vocabulary
+from core.text.tokenizer import CharTokenizer, UnknownCharError
 
 
 def test_ids_are_positions_in_the_sorted_vocabulary():

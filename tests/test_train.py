@@ -13,12 +13,12 @@ import pytest
 import torch
 from helpers import OBAMA, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 
-from core import checkpoints as ck
-from core import record as rec
 from core.config import ConfigError
 from core.errors import TrainingDiverged
-from core.runs import execute, train
-from core.train import EndEvent, EvalEvent, StartEvent, StepEvent, TrainResult
+from core.runs import checkpoints as ck
+from core.runs import record as rec
+from core.runs.start import execute, train
+from core.train.loop import EndEvent, EvalEvent, StartEvent, StepEvent, TrainResult
 
 
 @pytest.fixture(scope="module")

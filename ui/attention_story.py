@@ -2,13 +2,13 @@
 * token + position: the two embedding tables and what the first block reads, for the probe text;
 * the story of one character: one position's query and keys, its row of affinities and weights,
   and the weighted sum of values that comes out (a slider picks the position; clicking a heatmap row
-  does not: plotly heatmaps send no selection to Streamlit). Numbers from core.attention_story."""
+  does not: plotly heatmaps send no selection to Streamlit). Numbers from core.probe.attention_story."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from core.attention_story import embedding_view, one_character
+from core.probe.attention_story import embedding_view, one_character
 from ui import charts, state
 
 EMBED_CODE = """tok_emb = self.token_embedding_table(idx)                              # (B, T, C)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.attention_view import AttentionView, attention_view
+from core.probe.attention_view import AttentionView, attention_view
 from ui import charts
 
 KEY = "attention_explorer"     # the component's widget key

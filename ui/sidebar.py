@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import record as rec
-from core.corpus import DEFAULT_SPEAKERS
 from core.device import describe, pick_device
+from core.runs import record as rec
+from core.text.corpus import DEFAULT_SPEAKERS
 from ui import state
 
 

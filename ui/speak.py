@@ -7,10 +7,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import record as rec
-from core.attribution import accuracy_curve, speaker_runs_by_kind, speaker_sets
-from core.evaluate import sequence_loss
-from core.sampling import sample_text
+from core.lessons.attribution import accuracy_curve, speaker_runs_by_kind, speaker_sets
+from core.model.sampling import sample_text
+from core.model.scoring import sequence_loss
+from core.runs import record as rec
 from ui import state
 
 SHIPPED_CURVE = "attribution.json"  # `make checkpoints` measures the shipped models' curve into checkpoints/
@@ -97,7 +97,7 @@ def curve_key(speakers: list[str]) -> tuple:
 
 def choose_models(speakers: list[str]) -> dict[str, rec.RunRecord | None]:
     """Per speaker, the newest finished GPT trained on that speaker alone, fine-tuned from a base or
-    from scratch (one architecture per kind: core.attribution.speaker_runs_by_kind), as the learner
+    from scratch (one architecture per kind: core.lessons.attribution.speaker_runs_by_kind), as the learner
     picks (fine-tuned first, when there are any)."""
     found = speaker_runs_by_kind(state.runs("gpt"), speakers)
     labels = {"fine-tuned": "fine-tuned from a base", "from scratch": "from scratch"}

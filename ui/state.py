@@ -10,14 +10,14 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from core import checkpoints as ck
-from core import record as rec
 from core.config import TrainConfig, preset
-from core.corpus import DEFAULT_SPEAKERS, Speaker, list_speakers, load_speaker
-from core.dataset import TrainingData, prepare
 from core.errors import UserError
-from core.models import build_model
-from core.tokenizer import CharTokenizer
+from core.model.models import build_model
+from core.runs import checkpoints as ck
+from core.runs import record as rec
+from core.text.corpus import DEFAULT_SPEAKERS, Speaker, list_speakers, load_speaker
+from core.text.dataset import TrainingData, prepare
+from core.text.tokenizer import CharTokenizer
 
 SPEAKERS = "podium_speakers"   # the speakers chosen in the sidebar (survives page switches)
 CLEAN = "podium_clean"

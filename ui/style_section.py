@@ -1,12 +1,12 @@
 """The Compare page's "Style you can read" section: each chosen speaker's most distinctive words
-(weighted log-odds with an informative Dirichlet prior, core.style) and plain style figures side by
+(weighted log-odds with an informative Dirichlet prior, core.lessons.style) and plain style figures side by
 side. Computed once per speaker set and cached; the background counts once per server."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from core import style
+from core.lessons import style
 from ui import charts, state
 
 K_KEY = "compare_style_k"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import record as rec
-from core.attention_view import attention_view
 from core.limits import MAX_PROBE_CHARS
+from core.probe.attention_view import attention_view
+from core.runs import record as rec
 from ui import charts, state
 from ui.train_form import ATT_RUN
 

@@ -1,14 +1,14 @@
 """The Train page's form: what to train (speakers, grouping, model, preset, where the weights
 start, custom settings derived from their one declaration in core.config), and Start, which hands
-the requests to the one start path (core.runs.start_group)."""
+the requests to the one start path (core.runs.start.start_group)."""
 from __future__ import annotations
 
 import streamlit as st
 
-from core import record as rec
-from core import runs
 from core.config import PRESETS, preset
 from core.device import describe, pick_device
+from core.runs import record as rec
+from core.runs import start as runs
 from core.settings import form_settings
 from ui import state
 

@@ -11,10 +11,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import record as rec
-from core import runs
-from core.evaluate import count_bigram_loss
-from core.metrics import curves, format_duration, progress, uniform_loss
+from core.model.scoring import count_bigram_loss
+from core.runs import record as rec
+from core.runs import start as runs
+from core.runs.metrics import curves, format_duration, progress, uniform_loss
 from ui import state
 from ui.loss_chart import loss_figure
 from ui.train_form import GROUP, SELECTED, WATCHED, watch
@@ -229,7 +229,7 @@ def head_patterns(r: rec.RunRecord) -> None:
     """The strongest head on each pattern at each evaluation: when the heads form."""
     if len(r.heads) < 2:
         return
-    from core.heads import LABELS
+    from core.probe.heads import LABELS
 
     steps = [h["step"] for h in r.heads]
     patterns = r.heads[-1].get("patterns", [])
@@ -243,6 +243,6 @@ def head_patterns(r: rec.RunRecord) -> None:
               "xaxis": {"title": {"text": "step"}}, "yaxis": {"title": {"text": "score (share of attention)"},
                                                               "range": [0, 1]}}
     st.plotly_chart(go.Figure({"data": data, "layout": layout}), key=f"train_heads_{r.name}")
-    st.caption("Each score is the share of a head's attention that lands where the pattern says (core.heads): 1 "
+    st.caption("Each score is the share of a head's attention that lands where the pattern says (core.probe.heads): 1 "
                "means the head does exactly that. An induction head (0.3 or more) looks back to what followed the "
                "previous copy of the current character; see *Inside the heads* for every head.")

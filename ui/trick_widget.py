@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.trick import three_versions
+from core.lessons.trick import three_versions
 from ui import charts
 
 T_MAX = 16

@@ -1,0 +1,428 @@
+"""What each attention head does, and what it is worth.
+
+Detectors, as TransformerLens's head detector defines them: a pattern is a (T, T) 0/1 matrix of the
+keys a head "should" attend to from each query, and a head's score is the share of its attention
+that lands on the pattern. One difference, on purpose: only the queries where the pattern has a
+target are counted (TransformerLens divides by every query), so a head that does exactly the
+pattern scores 1.0 even where some queries have no target (the first position has no previous
+character; the first half of a repeated sequence has no earlier copy).
+
+  previous_token   key i-1                                          real text (the val split)
+  duplicate_token  earlier keys holding the same character          random characters repeated twice
+  induction        the key right after an earlier copy of the query (Olsson et al. 2022)
+  last_space       the last space before the query (start of the current word)    real text
+  last_newline     the last newline before the query                              real text
+  sentence_start   the last '.', '!', '?' or newline before the query             real text
+
+Ablation: a head is knocked out by replacing its output (its slice of the concatenated head outputs
+that enter the attention's output projection) with its mean over the val text at that position
+(mean ablation, the default) or with zeros. It is done by a forward pre-hook on `block.attn.proj`
+of a private copy of the model: the caller's model (perhaps shared by every session of the app)
+is never touched. A head's worth = the val loss with it ablated minus the val loss, in nats."""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch.nn import functional as F
+
+from core.errors import UserError
+from core.text.tokenizer import CharTokenizer
+
+REAL_PATTERNS = ("previous_token", "last_space", "last_newline", "sentence_start")
+SYNTHETIC_PATTERNS = ("duplicate_token", "induction")
+PATTERNS = ("previous_token", "duplicate_token", "induction", "last_space", "last_newline", "sentence_start")
+LABELS = {"previous_token": "previous char", "duplicate_token": "duplicate char", "induction": "induction",
+          "last_space": "word start", "last_newline": "last newline", "sentence_start": "sentence start"}
+ABLATIONS = ("mean", "zero")
+SENTENCE_ENDS = ".!?\n"
+CLEAR = 0.3  # a head "is" a pattern's head when that score reaches this (the issue's induction threshold)
+HeadRef = tuple[int, int]  # (layer, head), both from 0
+
+
+# ---------------------------------------------------------------- detection patterns (T, T) per sequence
+
+def previous_token_pattern(T: int) -> torch.Tensor:
+    """[i, i-1] = 1: each position attends to the one before (row 0 has no target)."""
+    return torch.diag(torch.ones(T - 1), -1) if T > 1 else torch.zeros(1, 1)
+
+
+def duplicate_token_pattern(ids: torch.Tensor) -> torch.Tensor:
+    """[i, j] = 1 for j < i with ids[j] == ids[i]: earlier copies of the query's character."""
+    eq = (ids[:, None] == ids[None, :]).float()                     # (T, T)
+    return torch.tril(eq, diagonal=-1)
+
+
+def induction_pattern(ids: torch.Tensor) -> torch.Tensor:
+    """[i, j] = 1 when ids[j - 1] == ids[i] for j - 1 < i: the character that followed an earlier
+    copy of the query (what an induction head copies: ...A B ... A -> B). Key j <= i, causal."""
+    T = ids.numel()
+    dup = duplicate_token_pattern(ids)                              # [i, j-1]
+    out = torch.zeros(T, T)
+    out[:, 1:] = dup[:, :-1]                                        # shift the key one to the right
+    return out
+
+
+def last_of_pattern(ids: torch.Tensor, target_ids: Iterable[int]) -> torch.Tensor:
+    """[i, j] = 1 for the last j < i whose character is one of target_ids."""
+    T = ids.numel()
+    hit = torch.isin(ids, torch.as_tensor(list(target_ids), dtype=ids.dtype))
+    out = torch.zeros(T, T)
+    last = -1
+    for i in range(T):
+        if last >= 0:
+            out[i, last] = 1.0
+        if hit[i]:
+            last = i
+    return out
+
+
+def pattern_matrices(ids: torch.Tensor, tokenizer: CharTokenizer, names: Sequence[str]) -> torch.Tensor:
+    """(len(names), T, T) the detection patterns of one sequence of ids."""
+    def ids_of(chars):
+        return [tokenizer.stoi[c] for c in chars if c in tokenizer.stoi]
+    make: dict[str, Callable[[], torch.Tensor]] = {
+        "previous_token": lambda: previous_token_pattern(ids.numel()),
+        "duplicate_token": lambda: duplicate_token_pattern(ids),
+        "induction": lambda: induction_pattern(ids),
+        "last_space": lambda: last_of_pattern(ids, ids_of(" ")),
+        "last_newline": lambda: last_of_pattern(ids, ids_of("\n")),
+        "sentence_start": lambda: last_of_pattern(ids, ids_of(SENTENCE_ENDS)),
+    }
+    return torch.stack([make[n]() for n in names])
+
+
+def pattern_score(weights: torch.Tensor, pattern: torch.Tensor) -> torch.Tensor:
+    """The share of attention on the pattern, over the queries that have a target.
+    weights (..., T, T) rows summing to 1; pattern (T, T) or broadcastable. Returns (...) in [0, 1]
+    (0 when no query has a target)."""
+    on = (weights * pattern).sum(-1)                                # (..., T) mass on the pattern per query
+    has = (pattern.sum(-1) > 0).to(weights.dtype).expand_as(on)     # (..., T)
+    n = has.sum(-1)
+    return torch.where(n > 0, (on * has).sum(-1) / n.clamp_min(1), torch.zeros_like(n))
+
+
+# ---------------------------------------------------------------- inputs
+
+def text_windows(tokenizer: CharTokenizer, text: str, block_size: int, n: int) -> torch.Tensor:
+    """(<= n, T) consecutive windows of block_size characters of text, evenly spread over it."""
+    ids = tokenizer.encode_tensor(text)
+    T = block_size
+    total = len(ids) // T
+    if total == 0:
+        raise UserError(f"need at least {T} characters of text to score the heads, got {len(ids)}")
+    picks = torch.linspace(0, total - 1, min(n, total)).round().long().unique()
+    return ids[:total * T].view(total, T)[picks]
+
+
+def repeated_random(tokenizer: CharTokenizer, block_size: int, n: int, seed: int = 0) -> torch.Tensor:
+    """(n, 2 * (block_size // 2)) sequences of random lower-case letters, each repeated twice
+    (Olsson et al.'s test for induction; letters keep the input in the text's distribution)."""
+    alphabet = [tokenizer.stoi[c] for c in "abcdefghijklmnopqrstuvwxyz" if c in tokenizer.stoi]
+    if len(alphabet) < 2:
+        alphabet = list(range(tokenizer.vocab_size))
+    half = max(1, block_size // 2)
+    g = torch.Generator().manual_seed(seed)
+    pick = torch.randint(len(alphabet), (n, half), generator=g)
+    first = torch.as_tensor(alphabet)[pick]
+    return torch.cat([first, first], dim=1)
+
+
+# ---------------------------------------------------------------- scoring every head
+
+@dataclass(frozen=True)
+class HeadScore:
+    layer: int                    # from 0
+    head: int                     # from 0
+    scores: dict[str, float]      # pattern -> share of attention on it, in [0, 1]
+    worth: float | None = None    # val loss increase (nats/char) when the head is ablated
+    ablation: str | None = None   # "mean" or "zero"
+
+    @property
+    def best(self) -> tuple[str, float]:
+        """The strongest pattern and its score."""
+        name = max(self.scores, key=self.scores.__getitem__)
+        return name, self.scores[name]
+
+    @property
+    def label(self) -> str:
+        """The strongest pattern's name when it is clear (score >= CLEAR), else 'diffuse'."""
+        name, score = self.best
+        return LABELS[name] if score >= CLEAR else "diffuse"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "best": self.best[0], "best_score": self.best[1], "label": self.label}
+
+
+def _weights(model, idx: torch.Tensor) -> torch.Tensor:
+    """(B, L, H, T, T) attention weights through GPT.inspect, in fp32 on the CPU (the model is left
+    in the mode it was in: the trainer calls this between steps)."""
+    was_training = model.training
+    model.eval()
+    try:
+        return model.inspect(idx.to(next(model.parameters()).device)).weights.float().cpu()
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def detect(model, tokenizer: CharTokenizer, text: str, n_windows: int = 32, n_random: int = 16,
+           seed: int = 0, patterns: Sequence[str] = PATTERNS) -> torch.Tensor:
+    """(L, H, len(patterns)) every head's score on each pattern: the real-text patterns on windows of
+    text, the synthetic ones on random letters repeated twice."""
+    T = model.config.block_size
+    out = torch.zeros(model.config.n_layer, model.config.n_head, len(patterns))
+    groups = [([p for p in patterns if p in REAL_PATTERNS], lambda: text_windows(tokenizer, text, T, n_windows)),
+              ([p for p in patterns if p in SYNTHETIC_PATTERNS], lambda: repeated_random(tokenizer, T, n_random, seed))]
+    for names, make in groups:
+        if not names:
+            continue
+        idx = make()                                                       # (B, T)
+        w = _weights(model, idx)                                           # (B, L, H, T, T)
+        pats = torch.stack([pattern_matrices(seq, tokenizer, names) for seq in idx])  # (B, P, T, T)
+        for k, name in enumerate(names):
+            s = pattern_score(w, pats[:, None, None, k])                   # (B, L, H)
+            out[..., patterns.index(name)] = s.mean(0)
+    return out
+
+
+def head_labels(model, tokenizer: CharTokenizer, text: str, **kw) -> list[list[tuple[str, float]]]:
+    """[layer][head] -> (the head's strongest pattern, its score): the Attention grid's labels."""
+    s = detect(model, tokenizer, text, **kw)
+    return [[(PATTERNS[int(s[i, j].argmax())], float(s[i, j].max())) for j in range(s.shape[1])]
+            for i in range(s.shape[0])]
+
+
+# ---------------------------------------------------------------- ablation
+
+def _proj(block) -> torch.nn.Module:
+    """The attention's output projection: its input is the heads' outputs side by side (B, T, C)."""
+    return block.attn.proj
+
+
+def _check_heads(model, heads: Iterable[HeadRef]) -> list[HeadRef]:
+    L, H = model.config.n_layer, model.config.n_head
+    out = []
+    for layer, head in heads:
+        if not (0 <= layer < L and 0 <= head < H):
+            raise UserError(f"no head ({layer + 1}, {head + 1}): this model has {L} layers of {H} heads")
+        out.append((int(layer), int(head)))
+    return out
+
+
+@torch.no_grad()
+def head_means(model, windows: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """(L, T, C) the mean over windows of what enters each layer's output projection, per position:
+    every head's mean output (head h owns channels h * head_size .. (h + 1) * head_size)."""
+    L, C = model.config.n_layer, model.config.n_embd
+    T = windows.shape[1]
+    sums = torch.zeros(L, T, C)
+    handles = []
+
+    def keep(layer):
+        def hook(_module, args):
+            sums[layer] += args[0].detach().float().sum(0).cpu()
+        return hook
+
+    for i, block in enumerate(model.blocks):
+        handles.append(_proj(block).register_forward_pre_hook(keep(i)))
+    try:
+        model.eval()
+        for b in range(0, len(windows), batch_size):
+            model(windows[b:b + batch_size])
+    finally:
+        for h in handles:
+            h.remove()
+    return sums / len(windows)
+
+
+class _Knockout:
+    """Forward pre-hooks on a model's output projections that overwrite chosen heads' outputs.
+    `heads` may be changed between forward passes (the model is a private copy)."""
+
+    def __init__(self, model, means: torch.Tensor | None, mode: str):
+        if mode not in ABLATIONS:
+            raise UserError(f"ablation must be one of {ABLATIONS}, got {mode!r}")
+        if mode == "mean" and means is None:
+            raise ValueError("mean ablation needs the heads' means (head_means)")
+        self.heads: list[HeadRef] = []
+        self.hs = model.config.head_size
+        self.means, self.mode = means, mode
+        for i, block in enumerate(model.blocks):
+            _proj(block).register_forward_pre_hook(self._hook(i))
+
+    def _hook(self, layer):
+        def hook(_module, args):
+            chosen = [h for (lyr, h) in self.heads if lyr == layer]
+            if not chosen:
+                return None
+            y = args[0].clone()                                            # (B, T, C)
+            T = y.shape[1]
+            for h in chosen:
+                sl = slice(h * self.hs, (h + 1) * self.hs)
+                y[..., sl] = 0.0 if self.mode == "zero" else self.means[layer, :T, sl].to(y)
+            return (y, *args[1:])
+        return hook
+
+
+def ablated(model, heads: Iterable[HeadRef], means: torch.Tensor | None = None, mode: str = "mean"):
+    """A copy of model with the given heads knocked out (the original is untouched). means from
+    head_means (needed for mean ablation)."""
+    heads = _check_heads(model, heads)
+    twin = copy.deepcopy(model).eval()
+    _Knockout(twin, means, mode).heads = heads
+    return twin
+
+
+@torch.no_grad()
+def _windows_loss(model, windows: torch.Tensor, batch_size: int = 64) -> float:
+    """Mean next-character loss (nats) over windows (B, T + 1): predict [:, 1:] from [:, :-1]."""
+    total, n = 0.0, 0
+    for b in range(0, len(windows), batch_size):
+        w = windows[b:b + batch_size]
+        logits, _ = model(w[:, :-1])
+        total += F.cross_entropy(logits.float().flatten(0, 1), w[:, 1:].flatten(), reduction="sum").item()
+        n += w[:, 1:].numel()
+    return total / n
+
+
+def val_windows(tokenizer: CharTokenizer, text: str, block_size: int, max_chars: int | None = None) -> torch.Tensor:
+    """(N, block_size + 1) consecutive windows of the text (inputs and their next characters),
+    each character predicted once; at most max_chars characters are used, from the start."""
+    if max_chars is not None and (isinstance(max_chars, bool) or max_chars < 1):
+        raise UserError(f"max_chars must be 1 or more (None: the whole text), got {max_chars!r}")
+    ids = tokenizer.encode_tensor(text if max_chars is None else text[:max_chars])
+    T = block_size
+    n = (len(ids) - 1) // T
+    if n == 0:
+        raise UserError(f"need at least {T + 1} characters to score a context of {T}, got {len(ids)}")
+    x = ids[:n * T].view(n, T)
+    last = ids[T:n * T + 1:T].view(n, 1)                                   # the character after each window
+    return torch.cat([x, last], dim=1)
+
+
+@dataclass
+class Ablation:
+    base: float                                   # val loss, nothing ablated
+    loss: float                                   # val loss with the heads ablated
+    heads: list[HeadRef] = field(default_factory=list)
+    mode: str = "mean"
+
+    @property
+    def delta(self) -> float:
+        return self.loss - self.base
+
+
+@torch.no_grad()
+def ablate_loss(model, tokenizer: CharTokenizer, text: str, heads: Iterable[HeadRef], mode: str = "mean",
+                means: torch.Tensor | None = None, max_chars: int | None = None) -> Ablation:
+    """The loss on text (e.g. a speaker's val split) with and without the heads knocked out.
+    means: the heads' mean outputs (default: over this text)."""
+    heads = _check_heads(model, heads)
+    win = val_windows(tokenizer, text, model.config.block_size, max_chars)
+    if mode == "mean" and means is None:
+        means = head_means(model, win[:, :-1])
+    base = _windows_loss(model, win)
+    loss = _windows_loss(ablated(model, heads, means, mode), win) if heads else base
+    return Ablation(base, loss, heads, mode)
+
+
+def run_blocks(model, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+    """Logits (B, T, V) from the residual stream x entering block `start`: the rest of GPT.forward
+    (the blocks from `start`, the final LayerNorm, the head). With start=0 and x = the embeddings,
+    equal to model(idx) (tests/test_heads.py holds it to that)."""
+    for block in model.blocks[start:]:
+        x = block(x)
+    return model.lm_head(model.ln_f(x)).float()
+
+
+def _loss(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum").item()
+
+
+@torch.no_grad()
+def head_worth(model, tokenizer: CharTokenizer, text: str, mode: str = "mean", max_chars: int | None = None,
+               batch_size: int = 64) -> tuple[float, torch.Tensor]:
+    """(the val loss, (L, H) the loss increase when each head alone is ablated), in nats/char.
+    Each ablation re-runs only the blocks from the head's layer on (the residual stream entering it
+    is the same as without ablation): L * H * (L + 1) / 2 / L forward passes instead of L * H."""
+    win = val_windows(tokenizer, text, model.config.block_size, max_chars)
+    means = head_means(model, win[:, :-1], batch_size) if mode == "mean" else None
+    twin = copy.deepcopy(model).eval()
+    knock = _Knockout(twin, means, mode)
+    L, H = model.config.n_layer, model.config.n_head
+    base, losses = 0.0, torch.zeros(L, H, dtype=torch.float64)
+    for b in range(0, len(win), batch_size):
+        x, y = win[b:b + batch_size, :-1], win[b:b + batch_size, 1:]
+        knock.heads = []
+        streams = []                                                       # the residual entering each block
+        h = twin._embed(x)
+        for block in twin.blocks:
+            streams.append(h)
+            h = block(h)
+        base += _loss(twin.lm_head(twin.ln_f(h)).float(), y)
+        for i in range(L):
+            for j in range(H):
+                knock.heads = [(i, j)]
+                losses[i, j] += _loss(run_blocks(twin, streams[i], i), y)
+    n = win[:, 1:].numel()
+    return base / n, (losses / n - base / n).float()
+
+
+def score_heads(model, tokenizer: CharTokenizer, val_text: str, mode: str = "mean", ablation: bool = True,
+                max_chars: int | None = None, **detect_kw) -> list[HeadScore]:
+    """Every head: its pattern scores and (with ablation) its worth in nats over val_text."""
+    s = detect(model, tokenizer, val_text, **detect_kw)
+    worth = head_worth(model, tokenizer, val_text, mode, max_chars)[1] if ablation else None
+    return [HeadScore(i, j, {p: round(float(s[i, j, k]), 4) for k, p in enumerate(PATTERNS)},
+                      None if worth is None else round(float(worth[i, j]), 5), mode if ablation else None)
+            for i in range(s.shape[0]) for j in range(s.shape[1])]
+
+
+def parse_heads(spec: str) -> list[HeadRef]:
+    """'1.3,2.1' (layer.head, counted from 1) -> [(0, 2), (1, 0)]."""
+    out = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        try:
+            layer, head = (int(x) for x in part.replace(":", ".").split("."))
+        except ValueError:
+            raise UserError(f"cannot read head {part!r}: write layer.head counted from 1, e.g. 1.3") from None
+        if layer < 1 or head < 1:
+            raise UserError(f"head {part!r}: layers and heads are counted from 1")
+        out.append((layer - 1, head - 1))
+    return out
+
+
+# ---------------------------------------------------------------- during training
+
+@dataclass(frozen=True)
+class CheckpointScores:
+    path: str
+    step: int | None                  # the training step the weights are from
+    scores: list[HeadScore]
+
+
+def score_checkpoints(paths: Iterable, val_text: str | None = None, **kw) -> list[CheckpointScores]:
+    """The detectors on each saved checkpoint of a run (model.pt = best, latest.pt, or any other
+    .pt), sorted by step: when do the previous-token and induction heads appear? val_text: the
+    text for the real-text patterns (default: the run's first speaker's val split). No ablation
+    unless asked (ablation=True)."""
+    from core.runs.checkpoints import build_from, read_checkpoint
+    from core.text.corpus import load_speaker
+
+    kw.setdefault("ablation", False)
+    out = []
+    for path in paths:
+        ckpt = read_checkpoint(path)
+        if ckpt.model_config.model_type != "gpt":
+            raise UserError(f"{path}: a {ckpt.model_config.model_type} model has no attention heads")
+        step = ckpt.state.get("step", ckpt.record.best_step)
+        text = val_text
+        if text is None:
+            text = load_speaker(ckpt.record.speakers[0], ckpt.record.clean).split()[1]
+        model = build_from(ckpt)
+        out.append(CheckpointScores(str(path), None if step is None else int(step),
+                                    score_heads(model, ckpt.tokenizer, text, **kw)))
+    return sorted(out, key=lambda c: (c.step is None, c.step or 0))

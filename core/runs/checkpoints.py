@@ -1,0 +1,164 @@
+"""Checkpoint files: the tensors of a run (core.runs.record owns the folder and its record).
+
+    model.pt    the best-val weights        {"format", "version", "meta", "model"}
+    latest.pt   the newest state, to resume {"format", "version", "meta", "model", "optimizer", "step",
+                                             "rng", "torch_rng"}
+"meta" is the run's record (JSON) as it was when the file was written, so a .pt file alone says
+which model, vocabulary and speakers it holds. Files are written atomically and loaded with
+torch.load(weights_only=True): no pickled code can run. Before a model is built, the stored
+config is validated and the shapes it implies are checked against the tensors in the file (on
+torch's meta device, so a tiny file that claims a huge model allocates nothing)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from core.device import available_bytes
+from core.model.models import build_model
+from core.runs.record import (
+    BEST,
+    FORMAT,
+    LATEST,
+    VERSION,
+    RecordError,
+    RunRecord,
+    atomic_write,
+    default_root,
+    resolve_run,
+)
+from core.text.tokenizer import CharTokenizer
+
+
+class CheckpointError(RecordError):
+    """A checkpoint file that cannot be used; the message says why."""
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, record: RunRecord, **extra) -> None:
+    """Atomically write the model's weights (+ extra state: optimizer, step, rng) with the record."""
+    payload = {"format": FORMAT, "version": VERSION, "meta": json.dumps(record.to_dict(), ensure_ascii=False),
+               "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
+    atomic_write(Path(path), lambda f: torch.save(payload, f))
+
+
+def _brief(e: BaseException, limit: int) -> str:
+    """An exception's message on one line: some are empty, some open with a bare header line."""
+    return " ".join(str(e).split())[:limit] or type(e).__name__
+
+
+@dataclass
+class Checkpoint:
+    record: RunRecord
+    tokenizer: CharTokenizer
+    state: dict  # the whole payload: "model", and "optimizer", "step", "rng" in latest.pt
+
+    @property
+    def model_config(self):
+        return self.record.model
+
+
+def _check_tensors(path: Path, record: RunRecord, weights) -> None:
+    """The weights are exactly the tensors the config implies (names and shapes, checked on the
+    meta device: nothing is allocated), finite, and would fit in memory."""
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise CheckpointError(f"{path.name} holds no weights")
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in build_model(record.model).state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in weights.items()}
+    if expected != got:
+        missing = sorted(set(expected) - set(got))[:3]
+        extra = sorted(set(got) - set(expected))[:3]
+        wrong = [k for k in expected if k in got and expected[k] != got[k]][:3]
+        detail = "; ".join(filter(None, [
+            f"missing {', '.join(missing)}" if missing else "", f"unexpected {', '.join(extra)}" if extra else "",
+            ", ".join(f"{k} is {list(got[k])}, the config says {list(expected[k])}" for k in wrong)]))
+        raise CheckpointError(f"{path.name}: the weights do not match the model config ({detail})")
+    hollow = [k for k, v in weights.items() if not v.is_contiguous() or v.untyped_storage().nbytes()
+              < (v.storage_offset() + v.numel()) * v.element_size()]
+    if hollow:  # e.g. one stored number expanded to a 1024 x 1024 view: a tiny file claiming a huge model
+        raise CheckpointError(f"{path.name}: its tensors do not hold their own values ({', '.join(hollow[:3])} "
+                              "are views of fewer stored numbers): this is not a saved model")
+    need, have = 4 * record.model.n_params(), available_bytes(torch.device("cpu"))
+    if have is not None and need > have:
+        raise CheckpointError(f"{path.name}: the model would need {need / 2**30:.1f} GB and this machine has "
+                              f"{have / 2**30:.1f} GB available")
+    bad = [k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{path.name}: the weights hold NaN or infinite values ({', '.join(bad[:3])}): "
+                              "the run diverged before it was saved; use an earlier checkpoint or train again")
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    """Load and check a checkpoint file; refuse anything that is not ours, with a reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint file at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"{path.name} was refused: it holds objects other than tensors and plain data, "
+            f"which could run code when loaded ({_brief(e, 160)})") from None
+    except Exception as e:  # garbage fails in many ways: IndexError, KeyError, struct.error, a bare EOFError...
+        raise CheckpointError(f"{path.name} is not a readable checkpoint (truncated or corrupt?): "
+                              f"{_brief(e, 160)}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path.name} is not a Podium checkpoint")
+    if payload.get("version") != VERSION:
+        raise CheckpointError(f"{path.name} has format version {payload.get('version')}; "
+                              f"this Podium reads version {VERSION}")
+    try:
+        record = RunRecord.from_dict(json.loads(payload["meta"]), name=path.parent.name)
+        tok = record.tokenizer()
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path.name} has unusable metadata: {e}") from None
+    if record.model.vocab_size != tok.vocab_size:
+        raise CheckpointError(f"{path.name}: model vocab_size {record.model.vocab_size} does not match "
+                              f"its vocabulary of {tok.vocab_size} characters")
+    _check_tensors(path, record, payload.get("model"))
+    return Checkpoint(record, tok, payload)
+
+
+def build_from(ckpt: Checkpoint, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """The model the checkpoint describes, with its weights (shapes checked by read_checkpoint)."""
+    model = build_model(ckpt.record.model, seed=0)  # weights replaced below; the global RNG untouched
+    model.load_state_dict(ckpt.state["model"], strict=True)
+    return model.to(device).eval()
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    tokenizer: CharTokenizer
+    record: RunRecord
+    path: Path
+
+    @property
+    def config(self):
+        return self.model.config
+
+
+def checkpoint_path(ref: str | Path, which: str = "best", root: Path | None = None) -> Path:
+    p = Path(ref)
+    if p.suffix == ".pt" and p.is_file():
+        return p
+    return resolve_run(ref, root) / (BEST if which == "best" else LATEST)
+
+
+def load_model(ref: str | Path, which: str = "best", device: torch.device | str = "cpu",
+               expect_vocab: CharTokenizer | None = None, root: Path | None = None) -> LoadedModel:
+    """Load a run's best (or latest) weights, ready for inference. The record is the run's own
+    (meta.json) when the file sits in a run folder, else the one stored in the file."""
+    path = checkpoint_path(ref, which, root if root is not None else default_root())
+    ckpt = read_checkpoint(path)
+    if expect_vocab is not None and ckpt.tokenizer != expect_vocab:
+        raise CheckpointError(f"{path.parent.name}: its vocabulary ({ckpt.tokenizer.vocab_size} chars) "
+                              f"differs from the one expected ({expect_vocab.vocab_size} chars)")
+    record = ckpt.record  # a lone .pt file: the record it carries; in a run folder, the folder's
+    with contextlib.suppress(RecordError):
+        record = RunRecord.load(path.parent)
+    return LoadedModel(build_from(ckpt, device), ckpt.tokenizer, record, path)
