@@ -3,6 +3,7 @@ context-length slider, the causal mask and the encoder/decoder switch."""
 import streamlit as st
 
 from core.limits import MAX_PROBE_CHARS
+from core.runs import catalog
 from ui import attention_widget, heads, pages, state
 from ui.attention_story import one_character_story, token_and_position
 
@@ -25,9 +26,8 @@ st.markdown(
     "averages the others' **values**.")
 
 chosen = state.chosen_speakers()
-runs = sorted(state.runs("gpt"), key=lambda r: min((chosen.index(s) for s in r.speakers if s in chosen),
-                                                  default=len(chosen)))  # the first chosen speaker's model first
-options = {f"{r.name} · {', '.join(r.speakers)}": r for r in runs}
+options = state.model_choices("gpt")  # the first chosen speaker's model (core.runs.catalog) first
+runs = list(options.values())
 c1, c2 = st.columns([3, 2])
 choice = c1.selectbox("Model", [*options, UNTRAINED], key="attention_model",
                       help="A trained speaker's GPT, or the same architecture with random weights")
@@ -41,6 +41,8 @@ if not runs:
 with state.friendly_errors():
     run = options.get(choice)
     loaded = state.load_run(run) if run else state.untrained("".join(state.data().tokenizer.chars))
+    st.caption(f"Showing **{catalog.describe(run)}**" if run else "Showing a GPT of the tiny preset with random "
+               "weights: what attention looks like before any training")
     cfg = loaded.config
     speaker_name = (loaded.record.speakers or chosen)[0]
     _, val_text = state.speaker(speaker_name, loaded.record.clean).split()

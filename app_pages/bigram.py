@@ -6,12 +6,14 @@ from __future__ import annotations
 import streamlit as st
 
 from core.config import preset
+from core.runs import catalog
 from core.runs import record as rec
 from core.runs import start as run_manager
 from ui import bigram_sections, onehot_and_ngrams, pages, state
 
 RUN = "bigram_run"          # the run this session started (not a widget key: survives page switches)
 DONE = "bigram_run_done"    # (level, message) once that run ended, shown once
+SHOWN = "bigram_shown"      # the run this session trained last: the page shows it
 POLL = "1s"
 
 
@@ -25,10 +27,11 @@ def free_name(base: str) -> str:
 
 
 def speaker_runs(speaker: str, clean: bool) -> list[rec.RunRecord]:
-    """Finished bigram runs trained on exactly this speaker with this cleaning, newest first (a run cut
-    short, e.g. stopped on the Train page, is skipped: its best weights may be from step 0)."""
-    return [r for r in state.runs("bigram") if r.status == "finished"
-            and r.speakers == [speaker] and r.clean == clean]
+    """This speaker's bigrams with this cleaning as core.runs.catalog ranks them (finished, never a
+    ladder rung or a run stopped at step 0), the best first; the one this session just trained, first."""
+    found = [r for r in catalog.candidates(state.runs("bigram"), speaker, "scratch", "bigram") if r.clean == clean]
+    mine = st.session_state.get(SHOWN)
+    return sorted(found, key=lambda r: r.name != mine)
 
 
 def start_training(speaker: str, clean: bool) -> None:
@@ -56,6 +59,7 @@ def training_progress(name: str) -> None:
         return
     st.session_state.pop(RUN, None)
     if s.status == "finished":
+        st.session_state[SHOWN] = name  # trained here, on purpose: this page shows it
         took = f" in {s.history[-1]['elapsed']:.1f} s" if s.history and s.history[-1].get("elapsed") else ""
         st.session_state[DONE] = ("success", f"Trained **{name}**{took} and saved it with the other runs.")
     else:

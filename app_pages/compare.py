@@ -5,9 +5,11 @@ import html
 import pandas as pd
 import streamlit as st
 
-from core.lessons.compare import excerpt, loss_matrix, who_said_it
+from core.lessons.attribution import who_said
+from core.lessons.compare import excerpt, loss_matrix
 from core.limits import MAX_PASSAGE_CHARS
-from core.runs.checkpoints import BEST
+from core.runs import catalog
+from core.runs.checkpoints import weights_key
 from core.text.tokenizer import visible
 from ui import attribution_section, charts, pages, speak, state, style_section
 
@@ -23,7 +25,7 @@ def scored_matrix(key: tuple, speakers: tuple[str, ...], _models: dict):
 
 @st.cache_data(show_spinner="Scoring the passage...", max_entries=32)
 def scored_passage(key: tuple, text: str, _models: dict):
-    return who_said_it({k: m.model for k, m in _models.items()}, {k: m.tokenizer for k, m in _models.items()}, text)
+    return who_said({k: m.model for k, m in _models.items()}, {k: m.tokenizer for k, m in _models.items()}, text)
 
 
 def colour(s: float) -> str:
@@ -84,7 +86,8 @@ if missing:
 
 with state.friendly_errors():
     models = {s: state.load_run(r) for s, r in runs.items()}
-    key = tuple((s, str(r.path), (r.path / BEST).stat().st_mtime) for s, r in runs.items())
+    key = tuple((s, *weights_key(r.path)) for s, r in runs.items())
+    st.caption("Models: " + "; ".join(f"{s}: {catalog.describe(r)}" for s, r in runs.items()))
     st.dataframe(pd.DataFrame([{"speaker": s, "run": r.name, "steps": r.step,
                                 "parameters": f"{r.n_params:,}",
                                 "block size": r.model.block_size,
@@ -154,17 +157,17 @@ with state.friendly_errors():
         st.stop()
 
     g = scored_passage(key, text, models)
-    p_best = max(g.probs)
+    names, means, probs = list(g.mean_loss), list(g.mean_loss.values()), list(g.probabilities.values())
     truth = f" It really is {source}." if text == default else ""
-    st.success(f"Guess: **{g.best}** ({p_best:.1%}), from {g.n_scored} scored characters.{truth}",
+    st.success(f"Guess: **{g.guess}** ({g.probabilities[g.guess]:.1%}), from {g.chars} scored characters.{truth}",
                icon=":material/record_voice_over:")
     b1, b2 = st.columns(2)
-    fig = charts.bar(g.models, g.mean_loss, "mean loss per character (lower: less surprised)", y_title="nats/char",
+    fig = charts.bar(names, means, "mean loss per character (lower: less surprised)", y_title="nats/char",
                      height=300)
-    fig.update_traces(text=[f"{v:.3f}" for v in g.mean_loss], textposition="outside", cliponaxis=False)
+    fig.update_traces(text=[f"{v:.3f}" for v in means], textposition="outside", cliponaxis=False)
     b1.plotly_chart(fig, key="compare_mean_loss")
-    fig = charts.bar(g.models, g.probs, "the guess: P(speaker | passage)", y_title="probability", height=300)
-    fig.update_traces(text=[f"{p:.1%}" for p in g.probs], textposition="outside", cliponaxis=False)
+    fig = charts.bar(names, probs, "the guess: P(speaker | passage)", y_title="probability", height=300)
+    fig.update_traces(text=[f"{p:.1%}" for p in probs], textposition="outside", cliponaxis=False)
     fig.update_yaxes(range=[0, 1.1])
     b2.plotly_chart(fig, key="compare_guess")
     st.caption("The guess is Bayes' rule with equal priors: P(speaker | passage) is proportional to the "
@@ -175,7 +178,8 @@ with state.friendly_errors():
 
     st.markdown("**Surprisal, character by character** (one row per model)")
     st.html(legend_html())
-    for name, mean, s in zip(g.models, g.mean_loss, g.surprisal):
+    for name, mean in g.mean_loss.items():
+        s = g.surprisal[name]
         st.markdown(f"{name}'s model · mean {mean:.3f} nats/char")
         st.html(surprisal_html(text, s))
 

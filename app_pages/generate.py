@@ -5,10 +5,11 @@ import time
 
 import streamlit as st
 
-from core.lessons.compare import check_settings, side_by_side, speaker_runs
+from core.lessons.compare import check_settings, side_by_side
 from core.limits import MAX_NEW_CHARS, MAX_PROMPT_CHARS
+from core.runs import catalog
 from core.text.tokenizer import visible
-from ui import charts, pages, state
+from ui import charts, pages, speak, state
 
 RESULT = "generate_result"     # the last generation: survives reruns and page switches (not a widget key)
 REQUEST = "generate_request"   # set by the Generate button's callback, consumed by the script
@@ -40,8 +41,9 @@ speakers = state.chosen_speakers()
 if len(speakers) > MAX_COLUMNS:
     st.caption(f"{len(speakers)} speakers are chosen in the sidebar: the first {MAX_COLUMNS} are shown.")
     speakers = speakers[:MAX_COLUMNS]
-gpt_runs = speaker_runs(state.runs("gpt"), speakers, "gpt")
-bigram_runs = {s: r for s, r in speaker_runs(state.runs("bigram"), speakers, "bigram").items() if r}
+gpt_runs = speak.choose_models(speakers, key="generate_kind")  # core.runs.catalog's, as on Compare
+bigram_runs = {s: r for s, r in catalog.speaker_models(state.runs("bigram"), speakers, model_type="bigram").items()
+               if r}
 
 c1, c2, c3, c4 = st.columns([4, 2, 2, 2])
 prompt = c1.text_input("Prompt", value="My fellow Americans, ", key="generate_prompt", max_chars=MAX_PROMPT_CHARS,
@@ -116,11 +118,7 @@ with state.friendly_errors():
                 st.info(f"No finished GPT trained on {label} alone yet. Train one on the Train page or with "
                         f"`python -m core train --speaker \"{label}\" --preset tiny`.", icon=":material/info:")
                 continue
-            loss = run.best_val_loss
-            cfg = run.model
-            st.caption(f"run **{run.name}** · {cfg.model_type} · "
-                       f"{run.n_params:,} params · block {cfg.block_size}"
-                       + (f" · val loss {loss:.3f}" if loss is not None else ""))
+            st.caption(f"run **{catalog.describe(run)}** · block {run.model.block_size}")
             holders[label] = st.empty()
 
     shown = result["settings"]["prompt"] if result else settings["prompt"]

@@ -2,9 +2,10 @@
 what each layer predicts (the logit lens), and the character embeddings' map."""
 import streamlit as st
 
-from core.lessons.compare import excerpt, speaker_runs
+from core.lessons.compare import excerpt
 from core.limits import MAX_PASSAGE_CHARS, MAX_PROBE_CHARS
 from core.probe.heads import ABLATIONS
+from core.runs import catalog
 from ui import heads_sections as sections
 from ui import pages, state
 
@@ -16,14 +17,13 @@ st.markdown(
     "**characters**.")
 
 chosen = state.chosen_speakers()
-runs = sorted(state.runs("gpt"), key=lambda r: min((chosen.index(s) for s in r.speakers if s in chosen),
-                                                  default=len(chosen)))  # the first chosen speaker's model first
-if not runs:
+options = state.model_choices("gpt")  # the first chosen speaker's model (core.runs.catalog) first
+if not options:
     st.info("No trained GPT yet: train one on the Train page or with "
             "`python -m core train --speaker \"Barack Obama\" --preset tiny`, then come back.")
     st.stop()
-options = {f"{r.name} · {', '.join(r.speakers)}": r for r in runs}
 run = options[st.selectbox("Model", list(options), key="heads_model")]
+st.caption(f"Showing **{catalog.describe(run)}**")
 
 with state.friendly_errors():
     loaded = state.load_run(run)
@@ -42,7 +42,9 @@ with state.friendly_errors():
                              format_func=lambda h: sections.head_name(*h), key="heads_knocked")
     mode = c2.radio("Ablation", ABLATIONS, key="heads_mode", help="mean: the head's output becomes its average "
                     "over the text (the default in the field); zero: its output becomes 0")
-    by_speaker = {k: v for k, v in speaker_runs(state.runs("gpt"), chosen).items() if v is not None}
+    by_speaker = {k: v for k, v in catalog.speaker_models(state.runs("gpt"), chosen,
+                                                          catalog.default_role(state.runs("gpt"), chosen)).items()
+                  if v is not None}
     if run.name not in {r.name for r in by_speaker.values()}:
         by_speaker[run.speakers[0] if run.speakers[0] not in by_speaker else run.name] = run
     _, own_val = state.speaker(run.speakers[0], run.clean).split()

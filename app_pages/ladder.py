@@ -63,12 +63,11 @@ upto = c2.selectbox("Rungs", ["1-7", "1-8", "8"], key="ladder_rungs",
                     help="Rung 8 is the lecture's GPT (10.8M parameters): it needs a GPU to finish in minutes")
 if c3.button("Train in the background", key="ladder_train", type="primary", icon=":material/play_arrow:"):
     with state.friendly_errors():
-        pid = ladder.start(who, root, upto)
+        queued = ladder.start(who, root, upto)
         st.session_state["ladder_started"] = list(dict.fromkeys([*started, *who]))
-        st.session_state["ladder_pid"] = pid
-        st.session_state["ladder_msg"] = (f"Training rungs {upto} for {', '.join(who)} in the background "
-                                          f"(process {pid}), one rung after another: each shows up here as it "
-                                          "finishes (about a minute a rung).")
+        st.session_state["ladder_msg"] = (f"Training {len(queued)} rung(s) for {', '.join(who)} in the background, "
+                                          "one after another: each shows up here as it finishes (rungs trained "
+                                          "before are kept).")
         st.rerun()  # draw the page again with the new speakers in it
 if "8" in upto:
     st.caption("Rung 8 needs a GPU: on a CPU it will take hours, and it still runs if you ask.")
@@ -81,20 +80,18 @@ def training(rows) -> bool:
 
 
 finished = {r.run for r in results if r.status == "finished"}
-busy = training(results) or rec.process_alive(st.session_state.get("ladder_pid"))
+busy = training(results)
 
 
 @st.fragment(run_every="3s" if busy else None)
 def progress() -> None:
-    """The rungs training now; when one finishes (or the ladder's process ends), the page redraws."""
+    """The rungs training now (queued ones wait their turn); when one finishes, the page redraws."""
     now = ladder.results(speakers, root)
     for r in now:
         if r.status in rec.ACTIVE:
-            st.progress(min(1.0, r.step / max(1, r.max_iters)), text=f"{r.run}: step {r.step:,} / {r.max_iters:,}")
-    ended = busy and not training(now) and not rec.process_alive(st.session_state.get("ladder_pid"))
-    if ended:
-        st.session_state.pop("ladder_pid", None)
-    if ended or {r.run for r in now if r.status == "finished"} != finished:
+            st.progress(min(1.0, r.step / max(1, r.max_iters)), text=f"{r.run}: step {r.step:,} / {r.max_iters:,}"
+                        + (" (queued)" if r.status == "queued" else ""))
+    if busy and (not training(now) or {r.run for r in now if r.status == "finished"} != finished):
         st.rerun()
 
 

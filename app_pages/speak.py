@@ -7,6 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from core.limits import MAX_PROMPT_CHARS
+from core.runs import catalog
+from core.runs import checkpoints as ck
 from core.runs import start as runs
 from ui import pages, speak, state
 from ui.train_form import GROUP, SELECTED, WATCHED, watch
@@ -33,15 +35,16 @@ st.caption(f"**{base.name}**: {base.model.n_params():,} parameters, {base.step:,
 
 records = state.runs("gpt")
 speakers = state.chosen_speakers()
-scratch_runs = speak.speaker_runs_by_kind(records, speakers)["from scratch"]  # the shipped size, not the ladder's
+scratch_runs = catalog.speaker_models(records, speakers, "scratch")  # full size: never a ladder rung
+tuned_runs = catalog.speaker_models(records, speakers, "fine-tune", base=base.name)
 rows, trio = [], {}
 with state.friendly_errors():
     for s in speakers:
-        ft, scratch = speak.newest(records, s, base.name), scratch_runs.get(s)
+        ft, scratch = tuned_runs.get(s), scratch_runs.get(s)
         trio[s] = (ft, scratch)
         seen = speak.seen_in_pretraining(base, s)
         rows.append({"speaker": s + (" (val text seen in pretraining)" if seen else ""),
-                     "base, zero-shot": speak.zero_shot(str(base.path), speak.mtime(base), s, True),
+                     "base, zero-shot": speak.zero_shot(*ck.weights_key(base.path), s, True),
                      "fine-tuned": speak.val_loss(ft, s) if ft else None,
                      "from scratch": speak.val_loss(scratch, s) if scratch else None,
                      "fine-tuned run": ft.name if ft else "not yet",
@@ -68,7 +71,7 @@ with state.friendly_errors():
             if run is None:
                 col.caption(f"{label}: no run yet")
                 continue
-            text = speak.sample(str(run.path), speak.mtime(run), prompt, 240, int(seed), float(temperature))
+            text = speak.sample(*ck.weights_key(run.path), prompt, 240, int(seed), float(temperature))
             col.caption(f"{label} · {run.name}")
             col.code(prompt + text, language=None, wrap_lines=True)
 

@@ -3,7 +3,10 @@ training configs, and a fixture that keeps torch on one CPU thread (the tiny ten
 nothing from a second thread, and on a busy 2-core machine the threads fight: ~10x slower)."""
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -15,6 +18,19 @@ from core.text.dataset import TrainingData, prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 OBAMA, TRUMP, BIDEN = "Barack Obama", "Donald J. Trump", "Joseph R. Biden Jr."
+SHIPPED = {OBAMA: "barack-obama-gpt-tiny", TRUMP: "donald-j-trump-gpt-tiny", BIDEN: "joseph-r-biden-jr-gpt-tiny"}
+
+
+def copy_shipped(dst: Path, names: tuple[str, ...] | None = None) -> Path:
+    """The shipped runs (their record and best weights, as a fresh clone holds them) copied into dst:
+    full-size speaker models for page tests, without training any (the catalog never takes a toy
+    model for a speaker's)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in names or SHIPPED.values():
+        (dst / name).mkdir()
+        for f in ("meta.json", "model.pt"):
+            shutil.copy2(ROOT / "checkpoints" / name / f, dst / name / f)
+    return dst
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -65,3 +81,22 @@ def wait_until(predicate, timeout: float = 180, poll: float = 0.2) -> bool:
             return True
         time.sleep(poll)
     return False
+
+
+def process_alive(pid: int | None) -> bool:
+    """Is the process (not a zombie) there? For tests that watch a trainer end; the app's liveness is
+    the trainer lock's (core.runs.record.trainer_alive), never a pid's."""
+    if not pid:
+        return False
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our finished child
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+            return False
+    return True

@@ -5,24 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from apptest_helpers import decode, figures, heatmaps, open_page, page_text
-from helpers import BIDEN, OBAMA, TRUMP, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
+from helpers import BIDEN, OBAMA, SHIPPED, TRUMP, copy_shipped, one_thread  # noqa: F401 (autouse)
 
-from core.model.scoring import evaluate_run
-from core.runs.start import train
+from core.runs.evaluate import evaluate_run
 
-NAMES = {OBAMA: "obama-tiny", TRUMP: "trump-tiny", BIDEN: "biden-tiny"}
+NAMES = SHIPPED
 SPEAKERS = list(NAMES)
 
 
 @pytest.fixture(scope="module")
 def runs_root(tmp_path_factory):
-    """A tiny GPT per default speaker (40 steps) in a runs folder of their own."""
-    root = tmp_path_factory.mktemp("compare-page-runs")
-    for speaker, name in NAMES.items():
-        data = speaker_data(speaker)
-        train(data, tiny_gpt(data.tokenizer.vocab_size, n_layer=1), tiny_train(max_iters=40, eval_interval=40),
-              root / name, name=name)
-    return root
+    """The shipped tiny GPT of each default speaker, in a runs folder of their own."""
+    return copy_shipped(tmp_path_factory.mktemp("compare-page-runs"))
 
 
 @pytest.fixture

@@ -7,7 +7,16 @@ import re
 
 import pytest
 from apptest_helpers import figures, open_page, page_text
-from helpers import BIDEN, OBAMA, TRUMP, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
+from helpers import (  # noqa: F401 (autouse)
+    BIDEN,
+    OBAMA,
+    SHIPPED,
+    TRUMP,
+    copy_shipped,
+    one_thread,
+    speaker_data,
+    tiny_train,
+)
 
 from core.config import preset
 from core.model.sampling import sample_text
@@ -15,17 +24,14 @@ from core.runs import checkpoints as ck
 from core.runs.start import train
 
 RESULT = "generate_result"
-NAMES = {OBAMA: "obama-tiny", TRUMP: "trump-tiny", BIDEN: "biden-tiny"}
+NAMES = SHIPPED
 
 
 @pytest.fixture(scope="module")
 def runs_root(tmp_path_factory):
-    """A tiny GPT per default speaker (40 steps) and an Obama bigram, in a runs folder of their own."""
-    root = tmp_path_factory.mktemp("generate-runs")
-    for speaker, name in NAMES.items():
-        data = speaker_data(speaker)
-        train(data, tiny_gpt(data.tokenizer.vocab_size, n_layer=1), tiny_train(max_iters=40, eval_interval=40),
-              root / name, name=name)
+    """The shipped tiny GPT of each default speaker, and an Obama bigram (60 steps), in a runs folder
+    of their own."""
+    root = copy_shipped(tmp_path_factory.mktemp("generate-runs"))
     data = speaker_data(OBAMA)
     cfg, _ = preset("bigram", data.tokenizer.vocab_size)
     train(data, cfg, tiny_train(max_iters=60, eval_interval=60, learning_rate=0.1, min_lr=0.01), root / "obama-bigram")

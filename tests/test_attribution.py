@@ -1,21 +1,21 @@
-"""Who said it: batched sliding-context surprisal against the page's per-character oracle, the
-posterior, and the accuracy curve on the shipped speaker models against the n-gram baseline."""
+"""Who said it: batched sliding-context surprisal row by row (the brute-force oracle of each
+character's context is tests/test_evaluate.py's), the posterior, and the accuracy curve on the
+shipped speaker models against the n-gram baseline."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
-from helpers import BIDEN, OBAMA, TRUMP, one_thread  # noqa: F401 (autouse)
+from helpers import BIDEN, OBAMA, ROOT, TRUMP, one_thread  # noqa: F401 (autouse)
 
 from core.errors import UserError
-from core.lessons.attribution import accuracy_curve, surprisal, surprisal_rows, verdict, who_said
-from core.model.scoring import per_char_loss
+from core.lessons.attribution import accuracy_curve, verdict, who_said
+from core.model.scoring import surprisal, surprisal_rows
 from core.runs import checkpoints as ck
 from core.text.corpus import load_speaker
 
-SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
+SHIPPED = ROOT / "checkpoints"
 SPEAKERS = (OBAMA, TRUMP, BIDEN)
 
 
@@ -31,13 +31,6 @@ def splits():
     return {s: load_speaker(s).split() for s in SPEAKERS}
 
 
-def test_sliding_surprisal_equals_the_per_character_oracle(models, splits):
-    mods, tok = models
-    text = splits[OBAMA][1][:300]
-    got = surprisal(mods[OBAMA], tok.encode_tensor(text), "slide")
-    assert torch.allclose(got, per_char_loss(mods[OBAMA], tok, text), atol=1e-4)
-
-
 def test_batched_rows_equal_one_at_a_time_and_reset_restarts_each_block(models, splits):
     mods, tok = models
     texts = [splits[s][1][1000:1150] for s in SPEAKERS]
@@ -48,7 +41,7 @@ def test_batched_rows_equal_one_at_a_time_and_reset_restarts_each_block(models, 
     ids = tok.encode_tensor(texts[0])
     reset = surprisal(mods[TRUMP], ids, "reset")
     T = mods[TRUMP].config.block_size
-    first = per_char_loss(mods[TRUMP], tok, texts[0][:T + 1])  # the first block alone: no context before it
+    first = surprisal(mods[TRUMP], tok.encode_tensor(texts[0][:T + 1]))  # the first block alone: no context before it
     assert torch.allclose(reset[:T], first, atol=1e-4)
     assert not torch.allclose(reset[T:2 * T], surprisal(mods[TRUMP], ids, "slide")[T:2 * T])
 

@@ -474,7 +474,8 @@ PAGE_SETTINGS = [("generate_temperature", 0.0, "temperature must be above 0"),
 
 
 @pytest.mark.parametrize("field, value, said", PAGE_SETTINGS)
-def test_generate_page_refuses_bad_settings_with_a_message(places, field, value, said):
+def test_generate_page_refuses_bad_settings_with_a_message(places, field, value, said, monkeypatch):
+    monkeypatch.setenv("PODIUM_CHECKPOINTS", str(ROOT / "checkpoints"))  # speaker models to write with
     at = open_page("generate")
     widget = at.number_input(key=field) if field.endswith("temperature") else at.text_input(key=field)
     widget.set_value(value).run()
@@ -553,9 +554,10 @@ def test_whosaid_reads_a_passage_as_people_save_it(places, tmp_path, capsys, mon
 
 
 @pytest.mark.parametrize("page, key", [("heads", "heads_passage_"), ("compare", "compare_passage_")])
-def test_who_said_it_boxes_are_capped_at_cores_limit(page, key):
+def test_who_said_it_boxes_are_capped_at_cores_limit(page, key, monkeypatch):
     """Issue 20, 5.4: the box on Inside the heads had no cap (1 MB pasted ran for minutes); both
-    boxes take core's one limit, and say it."""
+    boxes take core's one limit, and say it. (On the shipped models: the pages need speaker models.)"""
+    monkeypatch.setenv("PODIUM_CHECKPOINTS", str(ROOT / "checkpoints"))
     at = open_page(page)
     boxes = [t for t in at.text_area if str(t.key).startswith(key)]
     assert boxes, page_text(at)

@@ -1,6 +1,6 @@
 """core.lessons.compare: the loss matrix is evaluate_run cell by cell; "who said it" is a proper softmax
 over the total losses and prefers a model trained on the passage's speaker; side-by-side
-generation is sample_text with the same seed in every column; picking one run per speaker."""
+generation is sample_text with the same seed in every column."""
 from __future__ import annotations
 
 import math
@@ -10,15 +10,16 @@ import pytest
 import torch
 from helpers import OBAMA, TRUMP, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 
-from core.config import ModelConfig, TrainConfig
-from core.lessons.compare import excerpt, loss_matrix, side_by_side, speaker_runs, top_chars, who_said_it
+from core.errors import UserError
+from core.lessons.attribution import who_said
+from core.lessons.compare import excerpt, loss_matrix, side_by_side, top_chars
 from core.model.models import build_model
 from core.model.sampling import sample_text
-from core.model.scoring import evaluate_run, per_char_loss, sequence_loss
+from core.model.scoring import sequence_loss, surprisal
 from core.runs import checkpoints as ck
 from core.runs import record as rec
+from core.runs.evaluate import evaluate_run
 from core.runs.start import train
-from core.text.tokenizer import UnknownCharError
 
 SPEAKERS = [OBAMA, TRUMP]
 NAMES = {OBAMA: "obama-tiny", TRUMP: "trump-tiny"}
@@ -75,40 +76,42 @@ def test_a_text_outside_the_vocabulary_is_a_nan_cell_with_a_note(models, tmp_pat
 
 def test_who_said_it_is_a_softmax_over_minus_the_total_loss(models):
     text = excerpt(speaker_data(TRUMP).speakers[0].speaker.split()[1], 200)
-    g = who_said_it({s: m.model for s, m in models.items()}, models[OBAMA].tokenizer, text)
-    assert g.models == SPEAKERS and g.n_scored == len(text) - 1
-    assert sum(g.probs) == pytest.approx(1.0, abs=1e-12)
-    assert all(0.0 <= p <= 1.0 for p in g.probs)
+    g = who_said({s: m.model for s, m in models.items()}, models[OBAMA].tokenizer, text)
+    p = g.probabilities
+    assert list(p) == SPEAKERS and g.chars == len(text) - 1
+    assert sum(p.values()) == pytest.approx(1.0, abs=1e-12)
+    assert all(0.0 <= x <= 1.0 for x in p.values())
+    total = {s: g.mean_loss[s] * g.chars for s in SPEAKERS}
     # log-odds between two models = difference of their total losses (Bayes with equal priors)
-    ratio = math.log(max(g.probs[0], 1e-300)) - math.log(max(g.probs[1], 1e-300))
-    if min(g.probs) > 1e-200:
-        assert ratio == pytest.approx(g.total_loss[1] - g.total_loss[0], abs=1e-6)
-    for k, s in enumerate(SPEAKERS):
-        ref = per_char_loss(models[s].model, models[s].tokenizer, text)
-        assert g.surprisal[k] == pytest.approx(ref.tolist(), abs=1e-6)
-        assert g.total_loss[k] == pytest.approx(float(ref.double().sum()), abs=1e-6)
-        assert g.mean_loss[k] == pytest.approx(g.total_loss[k] / g.n_scored, abs=1e-9)
-    assert g.best == SPEAKERS[max(range(2), key=g.probs.__getitem__)]
+    if min(p.values()) > 1e-200:
+        assert math.log(p[OBAMA]) - math.log(p[TRUMP]) == pytest.approx(total[TRUMP] - total[OBAMA], abs=1e-6)
+    for s in SPEAKERS:
+        ref = surprisal(models[s].model, models[s].tokenizer.encode_tensor(text))
+        assert g.surprisal[s] == pytest.approx(ref.tolist(), abs=1e-6)
+        assert total[s] == pytest.approx(float(ref.double().sum()), abs=1e-4)
+    assert g.guess == max(p, key=p.get)
 
 
 def test_a_briefly_trained_model_beats_an_untrained_one_on_its_speakers_text(models):
     obama = models[OBAMA]
     untrained = build_model(obama.config, seed=0).eval()
     text = excerpt(speaker_data(OBAMA).speakers[0].speaker.split()[1], 300)
-    g = who_said_it({"trained": obama.model, "untrained": untrained}, obama.tokenizer, text)
-    assert g.mean_loss[0] < g.mean_loss[1]
-    assert g.best == "trained" and g.probs[0] > 0.99
+    g = who_said({"trained": obama.model, "untrained": untrained}, obama.tokenizer, text)
+    assert g.mean_loss["trained"] < g.mean_loss["untrained"]
+    assert g.guess == "trained" and g.probabilities["trained"] > 0.99
 
 
 def test_who_said_it_refuses_bad_input_clearly(models):
     ms = {s: m.model for s, m in models.items()}
     tok = models[OBAMA].tokenizer
-    with pytest.raises(UnknownCharError, match="☃"):
-        who_said_it(ms, tok, "Snow ☃ falls")
-    with pytest.raises(ValueError, match="two characters"):
-        who_said_it(ms, tok, "A")
-    with pytest.raises(ValueError, match="no model"):
-        who_said_it({}, tok, "Hello")
+    with pytest.raises(UserError, match="do not know: '☃'"):
+        who_said(ms, tok, "Snow ☃ falls")
+    with pytest.raises(UserError, match="two characters"):
+        who_said(ms, tok, "A")
+    with pytest.raises(UserError, match="no model"):
+        who_said({}, tok, "Hello")
+    with pytest.raises(UserError, match="nothing to attribute"):
+        who_said(ms, tok, " \n  \n")
 
 
 def test_side_by_side_is_sample_text_with_the_same_seed_in_every_column(models):
@@ -136,19 +139,6 @@ def test_side_by_side_checks_everything_before_the_first_character(models):
         side_by_side(pairs, "Hi", 10, top_k=10_000)
     empty = list(side_by_side(pairs, "", 3, seed=1))       # empty prompt: starts from a newline
     assert len(empty) == 6
-
-
-def test_speaker_runs_picks_the_newest_finished_single_speaker_run():
-    def run(name, speakers, status="finished", kind="gpt"):
-        model = ModelConfig(model_type=kind, vocab_size=8, block_size=8)
-        return rec.RunRecord(name, speakers, model, TrainConfig(), vocab="", status=status, path=Path(name))
-
-    runs = [run("new-running", [OBAMA], "running"), run("both", [OBAMA, TRUMP]), run("obama-bigram", [OBAMA],
-            kind="bigram"), run("obama-new", [OBAMA]), run("obama-old", [OBAMA]), run("trump", [TRUMP])]
-    picked = speaker_runs(runs, [OBAMA, TRUMP, "George Washington"])
-    assert picked[OBAMA].name == "obama-new" and picked[TRUMP].name == "trump"
-    assert picked["George Washington"] is None
-    assert speaker_runs(runs, [OBAMA], "bigram")[OBAMA].name == "obama-bigram"
 
 
 def test_top_chars_and_excerpt(models):

@@ -11,10 +11,12 @@ from helpers import OBAMA, TRUMP, one_thread, speaker_data, spread_weights, tiny
 from torch.nn import functional as F
 
 from core.config import ModelConfig, preset
+from core.lessons.ngram import count_bigram_loss
 from core.model.models import build_model
-from core.model.scoring import count_bigram_loss, evaluate_run, per_char_loss, sequence_loss
+from core.model.scoring import sequence_loss, surprisal
 from core.runs import checkpoints as ck
 from core.runs import record as rec
+from core.runs.evaluate import evaluate_run
 from core.runs.start import train
 
 
@@ -77,7 +79,7 @@ def brute_force_surprisal(model, ids: torch.Tensor, j: int, start: int) -> float
 
 
 def window_start(j: int, n: int, T: int) -> int:
-    """The first context character per_char_loss uses for out[j] (n = len(out)), as documented:
+    """The first context character surprisal uses for out[j] (n = len(out)), as documented:
     the first block sees its whole prefix; later positions are filled half a block at a time,
     each chunk from a window of T ending at the chunk's last position (or at the text's end)."""
     if j < T:
@@ -87,14 +89,14 @@ def window_start(j: int, n: int, T: int) -> int:
     return end - T
 
 
-def test_per_char_loss_matches_brute_force_for_gpt():
+def test_surprisal_matches_brute_force_for_gpt():
     data = speaker_data(OBAMA)
     tok = data.tokenizer
     torch.manual_seed(0)
     T = 8
     model = spread_weights(build_model(tiny_gpt(tok.vocab_size, block_size=T)), std=0.2)
     text = tok.decode(data.val[:31])
-    out = per_char_loss(model, tok, text)
+    out = surprisal(model, tok.encode_tensor(text))
     ids = tok.encode_tensor(text)
     n = len(ids) - 1
     assert out.shape == (n,)
@@ -102,22 +104,22 @@ def test_per_char_loss_matches_brute_force_for_gpt():
         start = window_start(j, n, T)
         assert j + 1 - start <= T and (j < T or j + 1 - start > T // 2), "context stays within the block"
         assert out[j].item() == pytest.approx(brute_force_surprisal(model, ids, j, start), abs=1e-4), j
-    # inside the first block, per_char_loss is plain full-prefix scoring: the mean is sequence_loss
+    # inside the first block, surprisal is plain full-prefix scoring: the mean is sequence_loss
     head = ids[:T + 1]
-    assert per_char_loss(model, tok, tok.decode(head)).mean().item() == pytest.approx(
+    assert surprisal(model, head).mean().item() == pytest.approx(
         sequence_loss(model, head), abs=1e-5)
 
 
-def test_per_char_loss_matches_brute_force_for_bigram():
+def test_surprisal_matches_brute_force_for_bigram():
     tok = speaker_data(OBAMA).tokenizer
     model = spread_weights(build_model(ModelConfig(model_type="bigram", vocab_size=tok.vocab_size, block_size=8)),
                            std=1.0)
     text = "We the People of the United States, in Order to form a more perfect Union"
-    out = per_char_loss(model, tok, text)
+    out = surprisal(model, tok.encode_tensor(text))
     logp = torch.log_softmax(model.token_embedding_table.weight, -1)
     expected = [-logp[tok.stoi[a], tok.stoi[b]].item() for a, b in zip(text[:-1], text[1:], strict=True)]
     assert out.tolist() == pytest.approx(expected, abs=1e-5)
-    assert per_char_loss(model, tok, "W").shape == (0,)
+    assert surprisal(model, tok.encode_tensor("W")).shape == (0,)
 
 
 def test_evaluate_run_scores_any_speaker(bigram_run):

@@ -17,7 +17,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import OBAMA, ROOT, one_thread, speaker_data, tiny_gpt, tiny_train, wait_until  # noqa: F401
+from helpers import (  # noqa: F401
+    OBAMA,
+    ROOT,
+    one_thread,
+    process_alive,
+    speaker_data,
+    tiny_gpt,
+    tiny_train,
+    wait_until,
+)
 
 from core.cli.main import main
 from core.config import ConfigError
@@ -209,7 +218,7 @@ def test_a_run_folder_deleted_while_it_trains_stops_its_trainer_and_stays_delete
     assert wait_until(lambda: saved_step(run_dir) >= 10), runs.status(run_dir)
     pid = runs.status(run_dir).pid
     shutil.rmtree(run_dir)
-    assert wait_until(lambda: not rec.process_alive(pid), timeout=60), "the trainer did not stop"
+    assert wait_until(lambda: not process_alive(pid), timeout=60), "the trainer did not stop"
     assert not run_dir.exists(), sorted(p.name for p in run_dir.iterdir())
 
 

@@ -9,6 +9,7 @@ from core.model.models import build_model
 from core.model.scoring import sequence_loss
 from core.probe import heads
 from core.runs import checkpoints as ck
+from core.runs import probed
 from core.runs import record as rec
 from core.text.batching import get_batch
 
@@ -165,7 +166,7 @@ def test_shipped_obama_model_has_a_previous_token_head_worth_the_most():
 def test_score_checkpoints_sorts_by_step_and_scores_like_the_loaded_model():
     paths = [ROOT / "checkpoints" / name / rec.BEST for name in ("donald-j-trump-gpt-tiny", "barack-obama-gpt-tiny")]
     val = speaker_data().speakers[0].speaker.split()[1][:3000]
-    out = heads.score_checkpoints(paths, val_text=val)
+    out = probed.score_checkpoints(paths, val_text=val)
     assert [c.step for c in out] == sorted(c.step for c in out)
     obama = next(c for c in out if "obama" in c.path)
     loaded = ck.load_model(OBAMA_RUN)

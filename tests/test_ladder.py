@@ -17,9 +17,9 @@ from torch import nn
 
 from core.config import ModelConfig, TrainConfig, preset
 from core.lessons import ladder
+from core.lessons.ngram import count_bigram_loss
 from core.model.decoder import Decoder, KVCache
 from core.model.gpt import GPT
-from core.model.scoring import count_bigram_loss
 from core.runs import checkpoints as ck
 from core.runs import start as runs
 from core.text.dataset import prepare
@@ -210,3 +210,29 @@ def test_parse_rungs_refuses_half_ranges():
     for bad in ("1-", "-3", "1-2-3", "1,,2", ""):
         with pytest.raises(ladder.ConfigError, match="look like"):
             ladder.parse_rungs(bad)
+
+
+def test_the_ladder_trains_in_the_background_through_the_one_start_path(tmp_path, monkeypatch):
+    """ladder.start queues every rung as a run of its own, locked from the start and handed to one
+    process that trains them one after another (it counts as one trainer); what was trained before
+    is kept, and a second start while they train is refused."""
+    from helpers import wait_until
+
+    from core.runs import record as rec
+
+    data, root = tmp_path / "data", tmp_path / "runs"
+    _write_speaker(data, "Pairs", ["xay", "zaw"], 2000)
+    monkeypatch.setenv("PODIUM_DATA", str(data))
+    kept = ladder.train_rung("Pairs", ladder.BY_NUMBER[1], root, max_iters=20, data_dir=data)
+    queued = ladder.start(["Pairs"], root, "1-3", max_iters=20)
+    assert [r.name for r in queued] == [ladder.run_name("Pairs", ladder.BY_NUMBER[n], 20) for n in (2, 3)]
+    assert all(r.active and rec.trainer_alive(r.path) for r in queued)  # locked from the moment they exist
+    assert len({r.pid for r in queued}) == 1  # one process for the chain
+    with pytest.raises(ladder.ConfigError, match="already training"):
+        ladder.start(["Pairs"], root, "2", max_iters=20)
+    assert wait_until(lambda: all(rec.status(r.path).status == "finished" for r in queued), timeout=120), \
+        [rec.status(r.path) for r in queued]
+    assert ladder.result("Pairs", ladder.BY_NUMBER[1], root, 20).run == kept.run
+    assert rec.RunRecord.load(queued[0].path).role == "rung"
+    with pytest.raises(ladder.ConfigError, match="trained already"):
+        ladder.start(["Pairs"], root, "1-3", max_iters=20)

@@ -9,9 +9,17 @@ import pytest
 import torch
 from helpers import OBAMA, one_thread, speaker_data, tiny_gpt  # noqa: F401 (autouse)
 
-from core.lessons.ngram import NGramCounts, gpt_params, human_bytes, order_report, table_bytes, table_cells, table_rows
+from core.lessons.ngram import (
+    NGramCounts,
+    count_bigram_loss,
+    gpt_params,
+    human_bytes,
+    order_report,
+    table_bytes,
+    table_cells,
+    table_rows,
+)
 from core.model.gpt import GPT
-from core.model.scoring import count_bigram_loss
 
 
 def test_table_sizes_grow_as_v_to_the_n():

@@ -8,9 +8,10 @@ import math
 import pandas as pd
 import streamlit as st
 
+from core.lessons.ngram import count_bigram_loss, count_bigram_probs
 from core.limits import MAX_PROMPT_CHARS
 from core.model.sampling import sample_text
-from core.model.scoring import count_bigram_loss, count_bigram_probs, next_char_probs, sequence_loss
+from core.model.scoring import next_char_probs, sequence_loss
 from core.text.tokenizer import visible
 from ui import charts, state
 

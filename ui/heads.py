@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.probe import embeddings, heads, lens
+from core.runs import checkpoints as ck
 from core.runs import record as rec
 from ui import state
 
@@ -13,8 +14,7 @@ PAGE_CHARS = 10_000  # the page's ablations read the first PAGE_CHARS characters
 
 
 def _key(run: rec.RunRecord) -> tuple[str, float]:
-    path = run.path / rec.BEST
-    return str(path), path.stat().st_mtime
+    return ck.weights_key(run.path)
 
 
 def val_text(speaker: str, clean: bool) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.lessons.compare import who_said_it
+from core.lessons.attribution import who_said
 from core.probe import heads as core_heads
 from core.probe import lens as core_lens
 from core.probe.embeddings import CLASSES, position_similarity
@@ -58,16 +58,19 @@ def ablation(run, chosen: list[tuple[int, int]], mode: str, speakers: list[str],
         return
     models = {label: state.load_run(r) for label, r in speaker_models.items()}
     toks = {k: v.tokenizer for k, v in models.items()}
-    before = who_said_it({k: v.model for k, v in models.items()}, toks, passage)
+    before = who_said({k: v.model for k, v in models.items()}, toks, passage)
     mine = next(label for label, r in speaker_models.items() if r.name == run.name)
     after_models = {k: v.model for k, v in models.items()}
     after_models[mine] = cached.ablated_model(run, chosen, mode)
-    after = who_said_it(after_models, toks, passage)
+    after = who_said(after_models, toks, passage)
+    names = list(before.probabilities)
     st.markdown(f"**Who said it?** The passage scored by every speaker's model, with {mine}'s model ablated:")
-    st.dataframe(pd.DataFrame({"model": before.models, "P(model | passage)": before.probs,
-                               "after ablation": after.probs, "nats/char": before.mean_loss,
-                               "after (nats/char)": after.mean_loss}), hide_index=True, key="heads_who_table")
-    st.caption(f"Guess: {before.best} before, {after.best} after.")
+    st.dataframe(pd.DataFrame({"model": names, "P(model | passage)": [before.probabilities[n] for n in names],
+                               "after ablation": [after.probabilities[n] for n in names],
+                               "nats/char": [before.mean_loss[n] for n in names],
+                               "after (nats/char)": [after.mean_loss[n] for n in names]}),
+                 hide_index=True, key="heads_who_table")
+    st.caption(f"Guess: {before.guess} before, {after.guess} after.")
 
 
 def logit_lens(run, loaded, text: str) -> None:

@@ -13,9 +13,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.config import preset
-from core.lessons.compare import speaker_runs
 from core.lessons.lookup import lookup_gradient, onehot_lookup
 from core.lessons.ngram import MAX_ORDER, gpt_params, human_bytes, order_report, table_bytes, table_cells, table_rows
+from core.runs import catalog
 from core.text.tokenizer import visible
 from ui import charts, state
 
@@ -94,7 +94,7 @@ def ngram_reports(speaker: str, clean: bool) -> list[dict]:
 
 
 def _speaker_gpt(speaker: str):
-    run = speaker_runs(state.runs("gpt"), [speaker], "gpt")[speaker]
+    run = catalog.speaker_model(state.runs("gpt"), speaker)  # from scratch: the speaker's text alone
     return state.load_run(run) if run else None
 
 

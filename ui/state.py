@@ -13,6 +13,7 @@ import torch
 from core.config import TrainConfig, preset
 from core.errors import UserError
 from core.model.models import build_model
+from core.runs import catalog
 from core.runs import checkpoints as ck
 from core.runs import record as rec
 from core.text.corpus import DEFAULT_SPEAKERS, Speaker, list_speakers, load_speaker
@@ -94,12 +95,21 @@ def load_file(path: str, mtime: float) -> ck.LoadedModel:
 
 def load_run(run: rec.RunRecord, which: str = "best") -> ck.LoadedModel:
     """A run's best (or latest) model, cached until its file changes."""
-    path = run.path / (rec.BEST if which == "best" else rec.LATEST)
-    try:
-        mtime = path.stat().st_mtime
-    except OSError as e:
-        raise rec.RecordError(f"{run.name}: {path.name} cannot be read ({e.strerror or e})") from None
-    return load_file(str(path), mtime)
+    return load_file(*ck.weights_key(run.path, which))
+
+
+def model_choices(model_type: str = "gpt") -> dict[str, rec.RunRecord]:
+    """Every run with best weights, for a page's "Model" box: first each chosen speaker's model as
+    core.runs.catalog names it (the first is the page's default), then every other run, newest first,
+    for the learner to pick on purpose. Label -> run."""
+    records = runs(model_type)
+    chosen = chosen_speakers()
+    role = catalog.default_role(records, chosen)
+    picks = [r for s in chosen if (r := catalog.speaker_model(records, s, role, model_type))]
+    named = {r.name for r in picks}
+    ordered = picks + [r for r in records if r.name not in named]
+    return {f"{r.name} · {catalog.KINDS.get(r.role, r.role)} · {', '.join(r.speakers[:3])}"
+            + (f" +{len(r.speakers) - 3}" if len(r.speakers) > 3 else ""): r for r in ordered}
 
 
 @st.cache_resource(max_entries=4)

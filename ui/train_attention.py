@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.limits import MAX_PROBE_CHARS
 from core.probe.attention_view import attention_view
+from core.runs import checkpoints as ck
 from core.runs import record as rec
 from ui import charts, state
 from ui.train_form import ATT_RUN
@@ -48,7 +49,8 @@ def render(records: list[rec.RunRecord], chosen: list[str]) -> None:
     head = c.selectbox("Head", range(cfg.n_head), format_func=lambda i: f"head {i + 1}",
                        key=f"train_att_head_{name}")
     path = newest_weights(by_name[name].path)
-    loaded = state.load_file(str(path), path.stat().st_mtime)
+    key = ck.weights_key(path.parent, "latest" if path.name == rec.LATEST else "best")
+    loaded = state.load_file(*key)
     speaker_name = (loaded.record.speakers or state.chosen_speakers())[0]
     _, val_text = state.speaker(speaker_name, loaded.record.clean).split()
     excerpt = val_text[val_text.find(" ") + 1:][:loaded.config.block_size]
@@ -61,7 +63,7 @@ def render(records: list[rec.RunRecord], chosen: list[str]) -> None:
     if not text:
         st.warning("The probe text is empty: type a few words to see attention.")
         return
-    view = probe_attention(str(path), path.stat().st_mtime, text)
+    view = probe_attention(*key, text)
     a, b = st.columns([3, 2])
     a.plotly_chart(charts.heatmap(view.weights[layer, head], view.labels, view.labels, zmin=0.0, zmax=1.0,
                                   colorbar_title="weight", hover_name="weight", height=480),

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.config import PRESETS, preset
 from core.device import describe, pick_device
+from core.runs import catalog
 from core.runs import record as rec
 from core.runs import start as runs
 from core.settings import form_settings
@@ -158,7 +159,13 @@ def validate_first(request: runs.RunRequest):
 
 
 def first_watched(records: list[rec.RunRecord]) -> list[str]:
-    """A new session (or a reload) watches the runs named in its URL, else the newest finished one."""
+    """A new session (or a reload) watches the runs named in its URL, else the first chosen speaker's
+    model as core.runs.catalog names it (never a rung or a run stopped at step 0 that another page
+    started), else the newest finished run."""
     on_disk = {r.name for r in records}
     from_url = [n for n in st.query_params.get(WATCH_PARAM, "").split(",") if n in on_disk]
-    return from_url or [r.name for r in records if not r.active][:1]
+    if from_url:
+        return from_url
+    chosen = state.chosen_speakers()
+    pick = catalog.speaker_model(records, chosen[0], catalog.default_role(records, chosen)) if chosen else None
+    return [pick.name] if pick else [r.name for r in records if r.status == "finished"][:1]

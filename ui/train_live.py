@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.model.scoring import count_bigram_loss
+from core.lessons.ngram import count_bigram_loss
 from core.runs import record as rec
 from core.runs import start as runs
 from core.runs.metrics import curves, format_duration, progress, uniform_loss

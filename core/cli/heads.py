@@ -11,6 +11,7 @@ from core.errors import UserError
 from core.limits import MAX_PROBE_CHARS, check_count, check_length
 from core.probe import heads, lens
 from core.runs import checkpoints as ck
+from core.runs import probed
 from core.text.corpus import load_speaker
 from core.text.tokenizer import unescape
 
@@ -45,7 +46,7 @@ def cmd_heads(args) -> None:
     if args.all_checkpoints:
         run_dir = loaded.path.parent
         paths = [p for p in (run_dir / ck.BEST, run_dir / ck.LATEST) if p.exists()]
-        for c in heads.score_checkpoints(paths, val, ablation=not args.no_ablation, mode=args.ablation,
+        for c in probed.score_checkpoints(paths, val, ablation=not args.no_ablation, mode=args.ablation,
                                          max_chars=args.max_chars):
             for row in _rows(c.scores):
                 row.update(step=c.step, checkpoint=Path(c.path).name)

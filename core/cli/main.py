@@ -21,10 +21,10 @@ from core.device import describe, pick_device, resolve_dtype
 from core.errors import UserError
 from core.limits import MAX_NEW_CHARS, MAX_PROMPT_CHARS, check_count, check_length
 from core.model.sampling import WINDOWS, sample_text
-from core.model.scoring import evaluate_run
 from core.runs import checkpoints as ck
 from core.runs import record as rec
 from core.runs import start as runs
+from core.runs.evaluate import evaluate_run
 from core.text.corpus import DEFAULT_SPEAKERS, data_root, list_speakers, load_speaker, renamed_files
 from core.text.tokenizer import unescape
 from core.train import distributed
@@ -109,13 +109,27 @@ def _train(args) -> None:
     quiet = args.json or not main_process
     overrides = settings.overrides_from(args)
     held: dict = {}
-    if args.run or args.resume:  # a run that exists: queued by the app, or one to continue
+    if args.run or args.resume:  # runs that exist: queued by the app (one, or a chain), or one to continue
         given = [settings.BY_NAME[k].flag for k in overrides if k != "max_iters"]
         given += ["--speaker"] * bool(args.speaker) + ["--init-from"] * bool(args.init_from)
         if given:
             raise ConfigError(f"{' '.join(given)} cannot change a run that exists (only --max-iters can): "
                               "start a new run instead")
-        run_dir = rec.resolve_run(args.run or args.resume, root)
+        names = args.run or [args.resume]
+        if len(names) > 1:  # a chain (the ladder's rungs): one after another; a run that fails is its result
+            failed = []
+            for name in names:
+                try:
+                    _train_one(args, rec.resolve_run(name, root), stop, quiet, main_process, None)
+                except UserError as e:
+                    failed.append(name)
+                    print(f"error: {name}: {e}", file=sys.stderr, flush=True)
+                if stop.is_set():
+                    break
+            if failed:
+                raise UserError(f"{len(failed)} of {len(names)} runs did not finish: {', '.join(failed)}")
+            return
+        run_dir = rec.resolve_run(names[0], root)
     else:
         speakers = args.speaker or ["Barack Obama"]
         if args.init_from and not args.preset and args.model == "gpt":
@@ -137,6 +151,11 @@ def _train(args) -> None:
                 print(f"{request.default_name()} exists: this run is named {record.name}", file=sys.stderr)
             return record.name
         run_dir = root / distributed.from_main(create, ctx, device)
+    _train_one(args, run_dir, stop, quiet, main_process, held.get("lock"))
+
+
+def _train_one(args, run_dir: Path, stop, quiet: bool, main_process: bool, lock) -> None:
+    ctx = distributed.context()
     record = rec.RunRecord.load(run_dir)
     if not quiet:
         info = describe(pick_device(record.train.device), resolve_dtype(pick_device(record.train.device),
@@ -149,7 +168,7 @@ def _train(args) -> None:
     result = runs.execute(run_dir, callbacks=[] if quiet else [bar], stop=stop, max_iters=args.max_iters,
                           device=None if args.device == "auto" else args.device, data_dir=Path(args.data_dir),
                           on_start=None if quiet else (lambda said: print(said, file=sys.stderr)),
-                          lock=held.get("lock"))
+                          lock=lock)
     if not main_process:
         return
     summary = {"run": run_dir.name, "path": str(run_dir), "status": result.status,
@@ -219,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--unknown", choices=["refuse", "drop", "space"], default="refuse",
                    help="with --init-from: characters of the speaker's text outside the base's vocabulary are "
                         "refused (default, with their list), dropped, or replaced by a space")
-    t.add_argument("--run", metavar="RUN", help=argparse.SUPPRESS)  # train a run queued by the app
+    t.add_argument("--run", metavar="RUN", action="append", help=argparse.SUPPRESS)  # queued by the app: one, or a
+    # chain trained one after another (core.runs.start.start_chain)
     t.add_argument("--no-clean", action="store_true", help="keep [Applause]-style stage notes")
     settings.add_flags(t)
     t.set_defaults(func=cmd_train)

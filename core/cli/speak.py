@@ -8,8 +8,9 @@ from pathlib import Path
 
 from core.config import ConfigError
 from core.errors import UserError
-from core.lessons.attribution import LENGTHS, MAX_PASSAGES, accuracy_curve, check_curve, speaker_sets, who_said
+from core.lessons.attribution import LENGTHS, MAX_PASSAGES, accuracy_curve, check_curve, who_said
 from core.limits import MAX_PASSAGE_CHARS, check_length
+from core.runs import catalog
 from core.runs import checkpoints as ck
 from core.runs import record as rec
 from core.text.corpus import DEFAULT_SPEAKERS, SpeakerError, load_speaker, read_user_text
@@ -24,9 +25,12 @@ def _load_set(names: dict[str, str], root: Path):
 
 
 def _sets(args) -> dict:
+    """kind ("fine-tuned", "from scratch") -> ({speaker: run name}, (models, tokenizer)): the speaker
+    models core.runs.catalog names, one set per role that covers every speaker."""
     root = Path(args.out)
     speakers = args.speaker or list(DEFAULT_SPEAKERS)
-    found = speaker_sets(rec.list_runs(root), speakers)
+    found = {catalog.KINDS[role]: {s: r.name for s, r in models.items()}
+             for role, models in catalog.model_sets(rec.list_runs(root), speakers).items()}
     if args.kind:
         found = {k: v for k, v in found.items() if k == args.kind}
     if not found:
@@ -97,7 +101,7 @@ def add_parsers(sub, common) -> None:
     a = sub.add_parser("attribution", parents=[common], help="who-said-it accuracy by passage length")
     for p in (w, a):
         p.add_argument("--speaker", action="append", help="a candidate speaker (repeat; default: the three defaults)")
-        p.add_argument("--kind", choices=["fine-tuned", "from scratch"], help="which speaker models (default: all)")
+        p.add_argument("--kind", choices=list(catalog.KINDS.values()), help="which speaker models (default: all)")
         p.add_argument("--context", choices=["slide", "reset"], default="slide",
                        help="each character's context: up to block_size characters before it (slide), or from "
                             "the start of its block (reset)")

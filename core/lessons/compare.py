@@ -1,6 +1,7 @@
-"""Speakers against speakers: every model's loss on every speaker's val text, "who said it"
-(which model finds a passage least surprising), and the small pieces the Generate and Compare
-pages need (one model per speaker, the top next characters, a real excerpt). Plain numbers out."""
+"""Speakers against speakers: every model's loss on every speaker's val text, and the small pieces
+the Generate and Compare pages need (the models writing side by side, the top next characters, a real
+excerpt). Who said a passage is core.lessons.attribution's; which run is whose model, core.runs.catalog's.
+Plain numbers out."""
 from __future__ import annotations
 
 import math
@@ -12,23 +13,10 @@ import torch
 
 from core.errors import UserError
 from core.model.sampling import check_sampling, stream
-from core.model.scoring import per_char_loss, sequence_loss
+from core.model.scoring import sequence_loss
 from core.runs.checkpoints import LoadedModel
-from core.runs.record import RunRecord
 from core.text.corpus import load_speaker
 from core.text.tokenizer import CharTokenizer, UnknownCharError
-
-
-def speaker_runs(runs: Iterable[RunRecord], speakers: Sequence[str],
-                 model_type: str = "gpt") -> dict[str, RunRecord | None]:
-    """Per speaker, the newest finished run of model_type trained on that speaker alone (or None).
-    runs must come newest first, as core.runs.record.list_runs gives them."""
-    runs = list(runs)
-    out = {}
-    for name in speakers:
-        out[name] = next((r for r in runs if r.status == "finished" and r.speakers == [name]
-                          and r.model_type == model_type), None)
-    return out
 
 
 @dataclass(frozen=True)
@@ -70,7 +58,7 @@ def _argmin(values: Sequence[float]) -> int | None:
 def loss_matrix(models: Mapping[str, LoadedModel], speakers: Sequence[str],
                 data_dir: Path | None = None) -> LossMatrix:
     """Each model's loss on each speaker's val split: the same computation as
-    core.model.scoring.evaluate_run (the model's cleaning setting, its tokenizer, sequence_loss)."""
+    core.runs.evaluate.evaluate_run (the model's cleaning setting, its tokenizer, sequence_loss)."""
     texts: dict[tuple[str, bool], str] = {}
     values, notes = [], []
     for label, loaded in models.items():
@@ -87,39 +75,6 @@ def loss_matrix(models: Mapping[str, LoadedModel], speakers: Sequence[str],
                 notes.append(f"{label}'s model cannot score {name}'s text: {e}")
         values.append(row)
     return LossMatrix(list(models), list(speakers), values, notes)
-
-
-@dataclass(frozen=True)
-class Guess:
-    models: list[str]
-    mean_loss: list[float]       # nats per scored character (lower: the passage surprises this model less)
-    total_loss: list[float]      # nats over the whole passage = -log P(passage | model), first char not scored
-    probs: list[float]           # softmax over -total_loss: P(model | passage) with equal priors
-    surprisal: list[list[float]]  # per model, surprisal of text[1:], character by character
-    n_scored: int
-
-    @property
-    def best(self) -> str:
-        return self.models[max(range(len(self.probs)), key=self.probs.__getitem__)]
-
-
-def who_said_it(models: Mapping[str, torch.nn.Module], tokenizer: CharTokenizer | Mapping[str, CharTokenizer],
-                text: str) -> Guess:
-    """Score text under every model. The guess is Bayes' rule with equal priors: P(model | text) is
-    proportional to P(text | model) = exp(-total loss), i.e. a softmax over the negative total losses.
-    tokenizer: one shared by all the models, or one per model name."""
-    if not models:
-        raise UserError("no model to ask: train a model first")
-    if len(text) < 2:
-        raise UserError("the passage needs at least two characters: every character after the first is scored")
-    names, surprisal = list(models), []
-    for name in names:
-        tok = tokenizer[name] if isinstance(tokenizer, Mapping) else tokenizer
-        surprisal.append(per_char_loss(models[name], tok, text))
-    s = torch.stack(surprisal).double()                       # (M, len(text) - 1)
-    total = s.sum(1)
-    probs = torch.softmax(-total, dim=0)
-    return Guess(names, s.mean(1).tolist(), total.tolist(), probs.tolist(), s.tolist(), s.size(1))
 
 
 def top_chars(probs: torch.Tensor, tokenizer: CharTokenizer, k: int = 10) -> list[tuple[str, float]]:

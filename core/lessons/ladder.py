@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import shutil
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,7 +177,7 @@ def request(speaker: str, rung: Rung, max_iters: int | None = None, device: str 
         kw["max_iters"] = max_iters
     if device and device != "auto":
         kw["device"] = device
-    return runs.RunRequest.make([speaker], rung.model, rung.preset, **kw)
+    return runs.RunRequest.make([speaker], rung.model, rung.preset, role="rung", **kw)
 
 
 @dataclass
@@ -257,7 +253,7 @@ def train_rung(speaker: str, rung: Rung, root: Path, *, max_iters: int | None = 
         raise ConfigError(f"{name} is already training")
     diverged = old.status == "failed" and old.step > 0  # a queued run whose process died never started
     if old.status != "missing" and replace:
-        shutil.rmtree(root / name)
+        runs.delete(root / name)  # the request names the rung (--replace)
     elif old.status == "finished" or diverged:
         old.note = "kept: trained before (--replace trains it again)"
         return old
@@ -273,36 +269,42 @@ def train_rung(speaker: str, rung: Rung, root: Path, *, max_iters: int | None = 
     return out
 
 
-def ladder_argv(speakers, root: Path, rungs: str = "1-7", max_iters: int | None = None) -> list[str]:
-    argv = [sys.executable, "-m", "core", "ladder", "--rungs", rungs, "--out", str(root), "--json"]
+def plan_chain(speakers, root: Path, rungs: str = "1-7", max_iters: int | None = None
+               ) -> list[tuple[runs.RunRequest | None, str]]:
+    """What `start` would train, as core.runs.start.start_chain's entries: each rung not trained yet
+    (a request), each stopped or interrupted one (None: resumed); finished and diverged rungs are
+    kept, unreadable folders left alone, and a rung training now is refused."""
+    root = Path(root)
+    entries = []
     for s in speakers:
-        argv += ["--speaker", s]
-    if max_iters:
-        argv += ["--max-iters", str(max_iters)]
-    return argv
+        for n in parse_rungs(rungs):
+            rung = BY_NUMBER[n]
+            name = run_name(s, rung, max_iters)
+            old = _result(s, rung, name, root)
+            if old.status in rec.ACTIVE:
+                raise ConfigError(f"already training: {name}")
+            if old.status == "missing":
+                entries.append((request(s, rung, max_iters), name))
+            elif old.status in ("stopped", "interrupted"):
+                entries.append((None, name))  # finished, failed and unreadable runs are left as they are
+    return entries
 
 
-def start(speakers, root: Path, rungs: str = "1-7", max_iters: int | None = None) -> int:
-    """Train the rungs for the speakers in one background process (`python -m core ladder`), one
-    run after another on one thread at idle priority, so the pages stay live; returns its pid.
-    Its output goes to ROOT/.ladder.log; each rung shows up as a run of its own as it trains."""
+def start(speakers, root: Path, rungs: str = "1-7", max_iters: int | None = None) -> list[rec.RunRecord]:
+    """Train the rungs for the speakers in the background through the one start path: one process
+    (core.runs.start.start_chain) trains them one after another at the lowest priority, so the pages
+    stay live; each rung is a run of its own, queued until its turn. Returns their records."""
     speakers = list(dict.fromkeys(speakers))
     if not speakers:
         raise ConfigError("choose at least one speaker")
     numbers = parse_rungs(rungs)
-    for s in speakers:  # refuse now what would fail later: an unknown speaker, a rung already training
+    for s in speakers:  # refuse now what would fail later: an unknown speaker
         runs.plan(request(s, BY_NUMBER[numbers[0]], max_iters), root)
-        busy = [r.run for r in results([s], root, numbers) if r.status in rec.ACTIVE]
-        if busy:
-            raise ConfigError(f"already training: {', '.join(busy)}")
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    with open(root / ".ladder.log", "ab") as log:
-        proc = subprocess.Popen(["nice", "-n", "10", *ladder_argv(speakers, root, rungs, max_iters)],
-                                cwd=runs.ROOT_DIR, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, start_new_session=True)
-    return proc.pid
+    entries = plan_chain(speakers, root, rungs, max_iters)
+    if not entries:
+        raise ConfigError(f"rungs {rungs} are trained already for {', '.join(speakers)}: nothing to train "
+                          "(core ladder --replace trains them again)")
+    return runs.start_chain(entries, root)
 
 
 def speakers_on_disk(root: Path) -> dict[str, bool]:

@@ -16,7 +16,7 @@ from core.config import ModelConfig
 from core.errors import UserError
 
 COUNT_BYTES = 4       # one int32 count per cell of a dense table
-ALPHA = 0.1           # add-alpha smoothing, as core.model.scoring.count_bigram_loss
+ALPHA = 0.1           # add-alpha smoothing
 MAX_ORDER = 8
 
 
@@ -143,3 +143,25 @@ def order_report(train_ids: torch.Tensor, val_ids: torch.Tensor, n: int, vocab_s
 
 def uniform_loss(vocab_size: int) -> float:
     return math.log(vocab_size)
+
+
+def bigram_counts(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """(V, V) counts: [i, j] = how often j follows i."""
+    pairs = ids[:-1] * vocab_size + ids[1:]
+    return torch.bincount(pairs, minlength=vocab_size * vocab_size).view(vocab_size, vocab_size)
+
+
+def count_bigram_loss(train_ids: torch.Tensor, val_ids: torch.Tensor, vocab_size: int, alpha: float = ALPHA) -> float:
+    """Val cross-entropy of the count-based bigram (add-alpha smoothed) fitted on train: the floor a
+    trained bigram reaches (the dense V x V form of NGramCounts of order 1)."""
+    probs = (bigram_counts(train_ids, vocab_size).double() + alpha)
+    probs = probs / probs.sum(1, keepdim=True)
+    return -probs[val_ids[:-1], val_ids[1:]].log().mean().item()
+
+
+def count_bigram_probs(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """(V, V) the count-based bigram: row i is how often each character follows i, normalised to
+    sum to 1; rows of characters that never occur in ids (so have no successor) are NaN."""
+    counts = bigram_counts(ids, vocab_size).double()
+    totals = counts.sum(1, keepdim=True)                       # (V, 1)
+    return torch.where(totals > 0, counts / totals.clamp_min(1.0), torch.full_like(counts, float("nan")))

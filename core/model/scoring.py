@@ -1,17 +1,14 @@
-"""Scoring: the loss of any model on any text, the whole val split in deterministic windows;
-the count-based bigram loss the trained bigram should reach."""
+"""Scoring a text with a model: the mean loss over a whole text (the val split) in consecutive
+windows, every character's surprisal with the context that slides along, the next character's
+distribution. Plain tensors and numbers out; what a run or a speaker is, is the caller's."""
 from __future__ import annotations
-
-import math
-from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
 from core.errors import UserError
-from core.runs.checkpoints import load_model
-from core.text.corpus import load_speaker
-from core.text.tokenizer import CharTokenizer
+
+CONTEXTS = ("slide", "reset")
 
 
 @torch.no_grad()
@@ -34,64 +31,49 @@ def sequence_loss(model, ids: torch.Tensor, batch_size: int = 32) -> float:
     return total / n
 
 
+def _spans(n: int, T: int, context: str) -> list[tuple[int, int, int]]:
+    """(start, end, keep_from): the window ids[start:end] predicts ids[start+1:end+1]; its outputs
+    from keep_from on are kept (each character scored once)."""
+    if context not in CONTEXTS:
+        raise UserError(f"context must be slide or reset, got {context!r}")
+    if context == "reset":
+        return [(s, min(n, s + T), s) for s in range(0, n, T)]
+    spans, pos, stride = [], 0, max(1, T // 2)
+    while pos < n:
+        end = min(n, T if pos == 0 else pos + stride)
+        spans.append((max(0, end - T), end, pos))
+        pos = end
+    return spans
+
+
 @torch.no_grad()
-def per_char_loss(model, tokenizer: CharTokenizer, text: str) -> torch.Tensor:
-    """Surprisal (nats) of each character of text after the first: out[j] scores text[j + 1]
-    given up to block_size characters before it (windows slide by half a block)."""
-    ids = tokenizer.encode_tensor(text)
+def surprisal_rows(model, ids: torch.Tensor, context: str = "slide", batch: int = 256) -> torch.Tensor:
+    """ids (N, L), rows of one length -> (N, L - 1) nats: out[:, j] scores ids[:, j + 1] from up to
+    block_size characters of its row before it ("slide": windows move by half a block) or from the
+    start of its block ("reset"). Every row is cut the same way, so each window is one batched pass."""
+    was_training = model.training
+    model.eval()
     T = model.config.block_size
     device = next(model.parameters()).device
-    model.eval()
-    out = torch.empty(max(0, len(ids) - 1))
-    pos, stride = 0, max(1, T // 2)
-    while pos < len(out):
-        end = min(len(out), T if pos == 0 else pos + stride)  # fill out[pos:end]
-        start = max(0, end - T)
-        logits, _ = model(ids[start:end].unsqueeze(0).to(device))                       # (1, t, V)
-        nll = F.cross_entropy(logits.float()[0], ids[start + 1:end + 1].to(device), reduction="none")
-        out[pos:end] = nll[pos - start:].cpu()
-        pos = end
+    N, L = ids.shape
+    out = torch.empty(N, max(0, L - 1))
+    for s, e, keep in _spans(L - 1, T, context):
+        for i in range(0, N, batch):
+            x, y = ids[i:i + batch, s:e].to(device), ids[i:i + batch, s + 1:e + 1].to(device)
+            logits, _ = model(x)
+            nll = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none").view(len(x), e - s)
+            out[i:i + batch, keep:e] = nll[:, keep - s:].cpu()
+    model.train(was_training)
     return out
 
 
-def evaluate_run(run: str | Path, speaker: str, clean: bool | None = None,
-                 root: Path | None = None, data_dir: Path | None = None, device: str = "cpu") -> dict:
-    """The loss of a run's best weights on a speaker's val split."""
-    loaded = load_model(run, device=device, root=root)
-    clean = loaded.record.clean if clean is None else clean
-    sp = load_speaker(speaker, clean, data_dir)
-    _, val_text = sp.split()
-    ids = loaded.tokenizer.encode_tensor(val_text)
-    loss = sequence_loss(loaded.model, ids)
-    return {"run": loaded.path.parent.name, "speaker": speaker, "val_loss": loss,
-            "bits_per_char": loss / math.log(2), "val_chars": len(ids),
-            "trained_on": loaded.record.speakers, "step": loaded.record.best_step}
-
-
-def bigram_counts(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
-    """(V, V) counts: [i, j] = how often j follows i."""
-    pairs = ids[:-1] * vocab_size + ids[1:]
-    return torch.bincount(pairs, minlength=vocab_size * vocab_size).view(vocab_size, vocab_size)
-
-
-def count_bigram_loss(train_ids: torch.Tensor, val_ids: torch.Tensor, vocab_size: int,
-                      alpha: float = 0.1) -> float:
-    """Val cross-entropy of the count-based bigram (add-alpha smoothed) fitted on train."""
-    probs = (bigram_counts(train_ids, vocab_size).double() + alpha)
-    probs = probs / probs.sum(1, keepdim=True)
-    return -probs[val_ids[:-1], val_ids[1:]].log().mean().item()
-
-
-def count_bigram_probs(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
-    """(V, V) the count-based bigram: row i is how often each character follows i, normalised to
-    sum to 1; rows of characters that never occur in ids (so have no successor) are NaN."""
-    counts = bigram_counts(ids, vocab_size).double()
-    totals = counts.sum(1, keepdim=True)                       # (V, 1)
-    return torch.where(totals > 0, counts / totals.clamp_min(1.0), torch.full_like(counts, float("nan")))
+def surprisal(model, ids: torch.Tensor, context: str = "slide") -> torch.Tensor:
+    """One text's surprisal (1-D ids -> len(ids) - 1 nats), as surprisal_rows: out[j] scores ids[j + 1]."""
+    return surprisal_rows(model, ids.unsqueeze(0), context)[0]
 
 
 @torch.no_grad()
-def next_char_probs(model, tokenizer: CharTokenizer, context: str) -> torch.Tensor:
+def next_char_probs(model, tokenizer, context: str) -> torch.Tensor:
     """(V,) the model's distribution of the character after context (its last block_size characters)."""
     if not context:
         raise UserError("type at least one character of context")

@@ -335,7 +335,7 @@ def run_blocks(model, x: torch.Tensor, start: int = 0) -> torch.Tensor:
     equal to model(idx) (tests/test_heads.py holds it to that)."""
     for block in model.blocks[start:]:
         x = block(x)
-    return model.lm_head(model.ln_f(x)).float()
+    return model.head(x)
 
 
 def _loss(logits: torch.Tensor, targets: torch.Tensor) -> float:
@@ -362,7 +362,7 @@ def head_worth(model, tokenizer: CharTokenizer, text: str, mode: str = "mean", m
         for block in twin.blocks:
             streams.append(h)
             h = block(h)
-        base += _loss(twin.lm_head(twin.ln_f(h)).float(), y)
+        base += _loss(twin.head(h), y)
         for i in range(L):
             for j in range(H):
                 knock.heads = [(i, j)]
@@ -393,36 +393,3 @@ def parse_heads(spec: str) -> list[HeadRef]:
             raise UserError(f"head {part!r}: layers and heads are counted from 1")
         out.append((layer - 1, head - 1))
     return out
-
-
-# ---------------------------------------------------------------- during training
-
-@dataclass(frozen=True)
-class CheckpointScores:
-    path: str
-    step: int | None                  # the training step the weights are from
-    scores: list[HeadScore]
-
-
-def score_checkpoints(paths: Iterable, val_text: str | None = None, **kw) -> list[CheckpointScores]:
-    """The detectors on each saved checkpoint of a run (model.pt = best, latest.pt, or any other
-    .pt), sorted by step: when do the previous-token and induction heads appear? val_text: the
-    text for the real-text patterns (default: the run's first speaker's val split). No ablation
-    unless asked (ablation=True)."""
-    from core.runs.checkpoints import build_from, read_checkpoint
-    from core.text.corpus import load_speaker
-
-    kw.setdefault("ablation", False)
-    out = []
-    for path in paths:
-        ckpt = read_checkpoint(path)
-        if ckpt.model_config.model_type != "gpt":
-            raise UserError(f"{path}: a {ckpt.model_config.model_type} model has no attention heads")
-        step = ckpt.state.get("step", ckpt.record.best_step)
-        text = val_text
-        if text is None:
-            text = load_speaker(ckpt.record.speakers[0], ckpt.record.clean).split()[1]
-        model = build_from(ckpt)
-        out.append(CheckpointScores(str(path), None if step is None else int(step),
-                                    score_heads(model, ckpt.tokenizer, text, **kw)))
-    return sorted(out, key=lambda c: (c.step is None, c.step or 0))

@@ -44,8 +44,8 @@ def residual_streams(model):
 
 
 def readout(model, stream: torch.Tensor) -> torch.Tensor:
-    """The final LayerNorm and the head applied to a residual stream: logits (B, T, V), fp32."""
-    return model.lm_head(model.ln_f(stream)).float()
+    """The final LayerNorm and the head applied to a residual stream (GPT.head): logits (B, T, V), fp32."""
+    return model.head(stream)
 
 
 @torch.no_grad()

@@ -142,6 +142,17 @@ class LoadedModel:
         return self.model.config
 
 
+def weights_key(run_dir: Path, which: str = "best") -> tuple[str, float]:
+    """(path, mtime) of a run's weights file: the key anything computed from the weights is cached
+    under, so a retrained run is computed afresh (a trainer replaces the file atomically: a new mtime
+    is a new file). RecordError when the file cannot be read."""
+    path = Path(run_dir) / (BEST if which == "best" else LATEST)
+    try:
+        return str(path), path.stat().st_mtime
+    except OSError as e:
+        raise RecordError(f"{Path(run_dir).name}: {path.name} cannot be read ({e.strerror or e})") from None
+
+
 def checkpoint_path(ref: str | Path, which: str = "best", root: Path | None = None) -> Path:
     p = Path(ref)
     if p.suffix == ".pt" and p.is_file():

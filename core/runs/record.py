@@ -33,6 +33,7 @@ BEST, LATEST, META, METRICS = "model.pt", "latest.pt", "meta.json", "metrics.jso
 STOP, LOG, LOCK = "stop.request", "train.log", "trainer.lock"
 LOCK_FD_ENV = "PODIUM_TRAINER_LOCK_FD"  # a spawned trainer finds the lock its starter handed it here
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
+ROLES = ("scratch", "base", "fine-tune", "rung")  # written when a run is created (core.runs.start), read back
 ACTIVE = ("queued", "running")
 _RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 
@@ -118,6 +119,8 @@ class RunRecord:
     clean: bool = True                  # stage notes like [Applause] dropped
     unknown: str = "refuse"             # characters outside a base's vocabulary: refuse, drop or space
     preset: str | None = None
+    role: str = "scratch"               # scratch (one speaker's model), base (pretrained on many), fine-tune
+                                        # (a base continued on one speaker), rung (a step of the ladder)
     init_from: str | None = None        # the run whose weights this one started from (None: from scratch)
     init_step: int | None = None        # ... and that run's step
     group: str | None = None            # runs started together (one Start press) stop together
@@ -164,7 +167,8 @@ class RunRecord:
 
     def summary(self) -> dict:
         """The fields a listing shows (CLI `runs --json`, the pages' tables)."""
-        return {"run": self.name, "status": self.status, "speakers": self.speakers, "model": self.model_type,
+        return {"run": self.name, "status": self.status, "role": self.role, "speakers": self.speakers,
+                "model": self.model_type,
                 "step": self.step, "max_iters": self.max_iters, "best_val_loss": self.best_val_loss,
                 "init_from": self.init_from, "group": self.group, "updated": self.updated,
                 "message": self.message}
@@ -211,12 +215,15 @@ class RunRecord:
         for k, v in strings.items():
             if v is not None and not isinstance(v, str):
                 raise RecordError(f"{k} must be text, got {v!r}")
+        role = d.get("role") or _legacy_role(str(name or d.get("name") or ""), speakers, strings["init_from"])
+        if role not in ROLES:
+            raise RecordError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
         rec_name = name or d.get("name")
         if not isinstance(rec_name, str):
             raise RecordError("the run has no name")
         return cls(
             name=rec_name, speakers=speakers, model=model, train=train, vocab=vocab,
-            clean=bool(d.get("clean", True)), unknown=str(d.get("unknown") or "refuse"), **strings,
+            clean=bool(d.get("clean", True)), unknown=str(d.get("unknown") or "refuse"), role=role, **strings,
             init_step=_num(d.get("init_step"), "init_step", integer=True),
             status=status, message=str(d.get("message") or ""),
             step=_num(d.get("step") or 0, "step", optional=False, integer=True),
@@ -257,6 +264,17 @@ class RunRecord:
         return replace(self, **changes)
 
 
+def _legacy_role(name: str, speakers: list[str], init_from: str | None) -> str:
+    """The role of a record written before roles were (format 1 without "role"), read once from what
+    it holds: the ladder's names, a start from another run, a base's many speakers. New records carry
+    theirs, and so do the shipped ones."""
+    if re.search(r"-ladder-\d+-", name):
+        return "rung"
+    if init_from:
+        return "fine-tune"
+    return "base" if len(speakers) >= 5 else "scratch"
+
+
 def best_loss(r: RunRecord) -> float:
     return r.best_val_loss if r.best_val_loss is not None and math.isfinite(r.best_val_loss) else math.inf
 
@@ -293,29 +311,34 @@ class TrainerLock:
         os.pwrite(self.fd, str(os.getpid()).encode(), 0)
 
     def _adopt(self) -> bool:
-        """The lock this process inherited from its starter (handover), if it is this run's."""
-        given = os.environ.get(LOCK_FD_ENV, "")
-        if not given.isdigit():
-            return False
-        fd = int(given)
+        """The lock this process inherited from its starter (handover), if one of them is this run's."""
         try:
-            mine, here = os.fstat(fd), os.stat(self.path)
+            here = os.stat(self.path)
         except OSError:
             return False
-        if (mine.st_dev, mine.st_ino) != (here.st_dev, here.st_ino):
-            return False
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the same open file that holds it: succeeds
-        os.environ.pop(LOCK_FD_ENV, None)
-        os.set_inheritable(fd, False)
-        self.fd = fd
-        self._stamp()
-        return True
+        for given in os.environ.get(LOCK_FD_ENV, "").split(","):
+            if not given.isdigit():
+                continue
+            try:
+                mine = os.fstat(int(given))
+            except OSError:
+                continue
+            if (mine.st_dev, mine.st_ino) == (here.st_dev, here.st_ino):
+                fd = int(given)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the same open file that holds it: succeeds
+                os.set_inheritable(fd, False)
+                self.fd = fd
+                self._stamp()
+                return True
+        return False
 
-    def handover(self) -> tuple[tuple[int, ...], dict[str, str]]:
-        """(pass_fds, env) for a child process that takes this lock over; release() here after it
-        started (the child's copy keeps the file locked)."""
-        assert self.fd is not None, "hand over a lock that is held"
-        return (self.fd,), {LOCK_FD_ENV: str(self.fd)}
+    @staticmethod
+    def handover(locks: list[TrainerLock]) -> tuple[tuple[int, ...], dict[str, str]]:
+        """(pass_fds, env) for a child process that takes these locks over; release() them here once
+        it started (the child's copies keep the files locked)."""
+        assert all(lk.fd is not None for lk in locks), "hand over locks that are held"
+        fds = tuple(lk.fd for lk in locks)
+        return fds, {LOCK_FD_ENV: ",".join(map(str, fds))}
 
     def release(self) -> None:
         if self.fd is not None:
@@ -345,23 +368,6 @@ def trainer_alive(run_dir: Path) -> bool:
     finally:
         os.close(fd)
     return False
-
-
-def process_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our finished child
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError, IndexError):
-        if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
-            return False
-    return True
 
 
 def live(record: RunRecord, run_dir: Path) -> RunRecord:

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -45,14 +46,18 @@ class RunRequest:
     vocab_from: tuple[str, ...] = ()    # more speakers whose characters join the vocabulary (a base: all)
     name_hint: str | None = None        # the default name's stem, when the speakers' names would not do
     unknown: str = "refuse"             # characters outside a base's vocabulary: refuse, drop, or a space
+    role: str = "scratch"               # what the run is for (core.runs.record.ROLES), written into its record
 
     @classmethod
     def make(cls, speakers, model="gpt", preset_name=None, clean=True, init_from=None, vocab_from=(),
-             name_hint=None, unknown="refuse", **overrides) -> RunRequest:
+             name_hint=None, unknown="refuse", role=None, **overrides) -> RunRequest:
         preset_name = preset_name or ("bigram" if model == "bigram" else "tiny")
         items = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
+        role = role or ("fine-tune" if init_from else "scratch")
+        if role not in rec.ROLES:
+            raise ConfigError(f"unknown role {role!r}: one of {', '.join(rec.ROLES)}")
         return cls(tuple(speakers), model, preset_name, items, clean, init_from, tuple(vocab_from), name_hint,
-                   unknown)
+                   unknown, role)
 
     @classmethod
     def pretrain(cls, exclude, model="gpt", preset_name=None, clean=True, **overrides) -> RunRequest:
@@ -64,12 +69,12 @@ class RunRequest:
             raise ConfigError("nothing is left to pretrain on: exclude fewer speakers")
         stem = "sotu-base" if set(DEFAULT_SPEAKERS) <= set(exclude) else "sotu-base-" + "-".join(
             rec.slug(n).split("-")[-1] for n in exclude)[:40]
-        return cls.make(speakers, model, preset_name, clean, None, exclude, stem, **overrides)
+        return cls.make(speakers, model, preset_name, clean, None, exclude, stem, role="base", **overrides)
 
     def key(self) -> str:
         """Same speakers and settings -> same key (used to refuse duplicate runs)."""
         blob = json.dumps([sorted(self.speakers), self.model, self.preset, [list(o) for o in self.overrides],
-                           self.clean, self.init_from, sorted(self.vocab_from), self.unknown])
+                           self.clean, self.init_from, sorted(self.vocab_from), self.unknown, self.role])
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     def default_name(self) -> str:
@@ -125,7 +130,7 @@ def plan(request: RunRequest, root: Path | None = None, data_dir: Path | None = 
     check_data(data, model_cfg)
     record = RunRecord(name="", speakers=data.names, model=model_cfg, train=train_cfg,
                        vocab=data.tokenizer.to_json(), clean=request.clean, unknown=request.unknown,
-                       preset=request.preset,
+                       preset=request.preset, role=request.role,
                        init_from=base.record.name if base else None, init_step=base.record.best_step if base else None,
                        key=request.key(), n_params=model_cfg.n_params(), created=rec.now())
     return record, data
@@ -137,9 +142,12 @@ def validate(request: RunRequest, root: Path | None = None) -> tuple[ModelConfig
 
 
 def _check_limit(root: Path, adding: int = 1, exclude: str | None = None) -> None:
-    active = [r for r in rec.list_runs(root) if r.active and r.name != exclude]
-    if len(active) + adding > MAX_CONCURRENT:
-        raise ConfigError(f"{len(active)} run(s) already training{' and ' + str(adding) + ' new' if adding > 1 else ''}"
+    """At most MAX_CONCURRENT trainers at once: active runs, counted by the process that holds them
+    (a chain of rungs queued for one process is one)."""
+    trainers = {r.pid or r.name for r in rec.list_runs(root) if r.active and r.name != exclude}
+    if len(trainers) + adding > MAX_CONCURRENT:
+        raise ConfigError(f"{len(trainers)} run(s) already training"
+                          f"{' and ' + str(adding) + ' new' if adding > 1 else ''}"
                           f": the limit is {MAX_CONCURRENT} at once; stop one or wait for it to finish")
 
 
@@ -308,9 +316,10 @@ def threads_each(root: Path, starting: int = 1, exclude: tuple[str, ...] = ()) -
     return max(1, (os.cpu_count() or 1) // (active + starting))
 
 
-def _spawn(argv: list[str], run_dir: Path, lock: rec.TrainerLock, threads: int) -> int:
-    """Start `python -m core ARGV --background`, handing it the run's lock (held from here on by it)."""
-    fds, lock_env = lock.handover()
+def _spawn(argv: list[str], run_dir: Path, locks: list[rec.TrainerLock], threads: int) -> int:
+    """Start `python -m core ARGV --background` (its output in run_dir's train.log), handing it the runs'
+    locks (held from here on by it)."""
+    fds, lock_env = rec.TrainerLock.handover(locks)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), **lock_env}
     with open(run_dir / rec.LOG, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "core", *argv, "--background"], cwd=ROOT_DIR, stdout=log,
@@ -323,7 +332,7 @@ def _launch(record: RunRecord, run_dir: Path, argv: list[str], lock: rec.Trainer
             threads: int | None = None) -> RunRecord:
     """Train a run in a process of its own; the lock this process holds for it goes with it."""
     try:
-        record.pid = _spawn(argv, run_dir, lock, threads or threads_each(run_dir.parent, exclude=(record.name,)))
+        record.pid = _spawn(argv, run_dir, [lock], threads or threads_each(run_dir.parent, exclude=(record.name,)))
         record.status, record.message = "queued", ""
         record.save(run_dir)
     finally:
@@ -390,6 +399,45 @@ def start_group(requests: list[RunRequest], root: Path) -> list[Started]:
     group = f"group-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid() % 1000:03d}"
     threads = threads_each(root, starting=max(1, len(new)))  # one share each, fixed before the first starts
     return [start(r, root, group=group, threads=threads) for r in requests]
+
+
+def start_chain(entries: list[tuple[RunRequest | None, str]], root: Path) -> list[RunRecord]:
+    """Train several runs one after another in one background process (the ladder's rungs). Each
+    entry is (request, name): a run created here under that name, or (None, name): a stopped or
+    interrupted run resumed. All are locked here and every lock goes to that process, so each shows
+    queued until its turn; the chain counts as one trainer against MAX_CONCURRENT."""
+    root = Path(root)
+    if not entries:
+        raise ConfigError("nothing to train")
+    _check_limit(root)
+    locks, records = [], []
+    try:
+        for request, name in entries:
+            if request is None:
+                locks.append(rec.TrainerLock(root / name).acquire())  # RunBusy if it trains now
+                (root / name / rec.STOP).unlink(missing_ok=True)
+                records.append(rec.RunRecord.load(root / name))
+            else:
+                records.append(create(request, root, name, check_limit=False))
+                locks.append(records[-1].lock)
+        names = [r.name for r in records]
+        argv = ["train", *(a for n in names for a in ("--run", n)), "--out", str(root), "--json"]
+        pid = _spawn(argv, root / names[0], locks, threads_each(root, exclude=tuple(names)))
+        for r in records:
+            r.pid, r.status, r.message = pid, "queued", ""
+            r.save(root / r.name)
+    finally:
+        for lk in locks:
+            lk.release()  # the chain's process holds them now (or nobody, if it did not start)
+    return [rec.status(root / r.name) for r in records]
+
+
+def delete(run_dir: Path) -> None:
+    """Delete a run's folder, weights included: only for a request that names the run (--replace; a
+    Delete button that asked first). A run that trains now is refused (RunBusy)."""
+    run_dir = Path(run_dir)
+    with rec.TrainerLock(run_dir):  # nobody trains it while it goes
+        shutil.rmtree(run_dir)
 
 
 def stop(run_dir: Path) -> RunRecord:
