@@ -6,7 +6,7 @@ APP_STAMP := $(VENV)/.app-installed
 DEV_STAMP := $(VENV)/.dev-installed
 PORT ?= 8501
 
-.PHONY: run test lint unit browser-deps bench checkpoints ladder clean
+.PHONY: run test lint unit app browser browser-deps bench checkpoints ladder clean
 SHIPPED := "Barack Obama" "Donald J. Trump" "Joseph R. Biden Jr."
 
 $(PY):
@@ -38,8 +38,16 @@ test: $(DEV_STAMP) browser-deps
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
+## make unit / app / browser: one part of the suite: core in-process (fast), the front ends (pages through
+## AppTest, the CLI, the README's commands), the real browser
 unit: $(DEV_STAMP)
-	$(PY) -m pytest -m "not browser"
+	$(PY) -m pytest tests/unit
+
+app: $(DEV_STAMP)
+	$(PY) -m pytest tests/app
+
+browser: $(DEV_STAMP) browser-deps
+	$(PY) -m pytest tests/browser
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check .

@@ -10,7 +10,7 @@ from ui.pages import PAGES
 # of file names ("app", "attention", ...) for 3.5 s under `streamlit run app.py`, and a first visit
 # to /attention ran that file alone, without this frame. client.showSidebarNavigation = false hides
 # this menu too and leaves the page URL unframed; only a private class attribute kept the name.
-# app_pages/ is the name Streamlit's own guidance gives; tests/test_browser_nav.py guards it.
+# app_pages/ is the name Streamlit's own guidance gives; tests/browser/test_browser_nav.py guards it.
 st.set_page_config(page_title="Podium: build a GPT", page_icon="🎤", layout="wide")
 
 

@@ -4,8 +4,9 @@ import streamlit as st
 
 from core.limits import MAX_PROBE_CHARS
 from core.runs import catalog
-from ui import attention_widget, heads, pages, state
-from ui.attention_story import one_character_story, token_and_position
+from ui import pages, probes, state
+from ui.attention import widget as attention_widget
+from ui.attention.story import one_character_story, token_and_position
 
 UNTRAINED = "untrained (random weights)"
 
@@ -65,7 +66,7 @@ with state.friendly_errors():
     m2.metric("head_size", cfg.head_size)
     m3.metric("scale 1/sqrt(head_size)", f"{cfg.head_size ** -0.5:.4f}")
     m4.metric("parameters", f"{loaded.model.num_params():,}")
-    labels = heads.head_labels(run) if run is not None else None  # each head's strongest pattern (cached)
+    labels = probes.head_labels(run) if run is not None else None  # each head's strongest pattern (cached)
     explore(loaded, text, causal, labels)  # the slider reruns only this fragment: no sidebar, no reload
     if labels:
         st.caption("Each tile of the layer x head grid is labelled with the head's strongest pattern and its score "

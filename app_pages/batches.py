@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import UserError
-from ui import batches_widget, pages, state
+from ui import pages, state
+from ui.batches import widget as batches_widget
 
 LECTURE_SEED = 1337
 

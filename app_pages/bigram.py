@@ -9,7 +9,9 @@ from core.config import preset
 from core.runs import catalog
 from core.runs import record as rec
 from core.runs import start as run_manager
-from ui import bigram_sections, onehot_and_ngrams, pages, state
+from ui import pages, state
+from ui.bigram import counting as onehot_and_ngrams
+from ui.bigram import sections as bigram_sections
 
 RUN = "bigram_run"          # the run this session started (not a widget key: survives page switches)
 DONE = "bigram_run_done"    # (level, message) once that run ended, shown once

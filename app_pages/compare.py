@@ -11,7 +11,9 @@ from core.limits import MAX_PASSAGE_CHARS
 from core.runs import catalog
 from core.runs.checkpoints import weights_key
 from core.text.tokenizer import visible
-from ui import attribution_section, charts, pages, speak, state, style_section
+from ui import charts, pages, speak, state
+from ui.compare import attribution as attribution_section
+from ui.compare import style as style_section
 
 VMAX = 6.0   # surprisal (nats) at which the colour saturates; ln(vocab ~88) ~ 4.5 is a uniform guess
 STOPS = ((0.0, (255, 255, 255)), (0.45, (254, 224, 139)), (1.0, (215, 48, 39)))  # white -> yellow -> red

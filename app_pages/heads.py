@@ -6,8 +6,8 @@ from core.lessons.compare import excerpt
 from core.limits import MAX_PASSAGE_CHARS, MAX_PROBE_CHARS
 from core.probe.heads import ABLATIONS
 from core.runs import catalog
-from ui import heads_sections as sections
 from ui import pages, state
+from ui.heads import sections
 
 st.title(f"{pages.number(__file__)}. Inside the heads")
 st.markdown(

@@ -7,8 +7,8 @@ import streamlit as st
 
 from core.lessons import ladder
 from core.runs import record as rec
-from ui import ladder as view
 from ui import pages, state
+from ui.ladder import view
 
 st.title(f"{pages.number(__file__)}. Build it up: what each piece buys")
 st.markdown(

@@ -11,7 +11,7 @@ from core.runs import catalog
 from core.runs import checkpoints as ck
 from core.runs import start as runs
 from ui import pages, speak, state
-from ui.train_form import GROUP, SELECTED, WATCHED, watch
+from ui.watch import GROUP, SELECTED, WATCHED, watch
 
 st.title(f"{pages.number(__file__)}. Speak like them: pretrain, then fine-tune")
 st.markdown(

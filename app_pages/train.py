@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import pages, state, train_attention, train_form, train_live
+from ui import pages, state, watch
+from ui.train import attention as train_attention
+from ui.train import form as train_form
+from ui.train import live as train_live
 
 st.title(f"{pages.number(__file__)}. Train a GPT, and watch it learn")
 st.markdown(
@@ -21,8 +24,8 @@ st.markdown(
 train_form.render()
 
 records = state.scan_runs().records
-if train_form.WATCHED not in st.session_state:  # a new session: a reload re-attaches to the runs in its URL
-    st.session_state[train_form.WATCHED] = train_form.first_watched(records)
+if watch.WATCHED not in st.session_state:  # a new session: a reload re-attaches to the runs in its URL
+    st.session_state[watch.WATCHED] = watch.first_watched(records)
 active_at_render = frozenset(r.name for r in records if r.active)
 
 

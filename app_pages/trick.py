@@ -7,7 +7,8 @@ import streamlit as st
 
 from core.errors import UserError
 from core.lessons.trick import EXAMPLE_B, tril_example
-from ui import pages, state, trick_widget
+from ui import pages, state
+from ui.trick import widget as trick_widget
 
 MAX_B_ROWS = 12
 ROW = [3.2, 2.1, 2.1, 1.6]   # each version's row: code and words | matrix | matrix | result

@@ -14,13 +14,13 @@ from statistics import median
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "test-results"
-TESTS = ["tests/test_browser.py::test_attention_slider_redraws_heatmap_and_latency",
-         "tests/test_browser_train.py", "tests/test_browser_perf.py"]
+TESTS = ["tests/browser/test_browser.py::test_attention_slider_redraws_heatmap_and_latency",
+         "tests/browser/test_browser_train.py", "tests/browser/test_browser_perf.py"]
 FILES = {"idle": "attention-latency.json", "training": "attention-latency-training.json", "app": "app-perf.json",
          "one_user": "attention-latency-one-user.json", "four_users": "attention-latency-four-users.json",
          "trick_batches": "trick-batches-latency.json"}
 DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- slider: measured by tests/test_browser_perf.py under python -m bench -->", "<!-- /slider -->"
+BEGIN, END = "<!-- slider: measured by tests/browser/test_browser_perf.py under python -m bench -->", "<!-- /slider -->"
 DATA = "<!-- slider-records: "
 
 

@@ -5,7 +5,7 @@ Generating one token a step reads every weight once per token, so its speed is m
 and per-op overhead, not arithmetic. For a big model (core.device.sampling_dtype) the Decoder runs
 a private bf16 copy of the model and, on a CPU, packs each Linear's weight once for oneDNN, whose
 packed matmul is ~2x faster than F.linear at one row (see docs/benchmarks.md). Tests hold its
-logits to GPT.forward's, within and past block_size (tests/test_block_paths.py).
+logits to GPT.forward's, within and past block_size (tests/unit/test_block_paths.py).
 
 Measured with `python -m bench.paths --threads 1 --clock cpu` (300 new tokens from one token,
 "shift" window, medians of 5; AMD EPYC (lscpu), 2 cores shared with other jobs, so the ratios

@@ -13,7 +13,7 @@ the GPT's attention kernel when it trains with dropout on the CPU (core.model.gp
 one layer's forward + backward at the lecture config (B=16, T=256, 6 heads of 64, bf16 inputs)
 takes 87 ms against 248 ms for SDPA with dropout_p, 2.85x (`python -m bench.paths --threads 1
 --clock cpu`, medians of 5, AMD EPYC (lscpu), 2 cores shared with other jobs; earlier, idle,
-2 threads: 35 vs 99 ms). tests/test_block_paths.py holds a training step through it (loss and
+2 threads: 35 vs 99 ms). tests/unit/test_block_paths.py holds a training step through it (loss and
 every gradient) to the lecture's ops with the same masks."""
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ the T queries being the last T of the S key positions:
 * `Recorder` (`GPT.inspect`): the lecture's explicit q @ k^T, scale, mask, softmax, @ v, keeping
   every stage of every layer and head;
 * core.model.decoder.KVCache: appends k and v to the cache, then `sdpa` over every key so far.
-A kernel is called as kernel(q, k, v, causal=..., layer=...); tests/test_block_paths.py holds each
+A kernel is called as kernel(q, k, v, causal=..., layer=...); tests/unit/test_block_paths.py holds each
 path to the plain one."""
 from __future__ import annotations
 

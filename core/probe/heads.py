@@ -332,7 +332,7 @@ def ablate_loss(model, tokenizer: CharTokenizer, text: str, heads: Iterable[Head
 def run_blocks(model, x: torch.Tensor, start: int = 0) -> torch.Tensor:
     """Logits (B, T, V) from the residual stream x entering block `start`: the rest of GPT.forward
     (the blocks from `start`, the final LayerNorm, the head). With start=0 and x = the embeddings,
-    equal to model(idx) (tests/test_heads.py holds it to that)."""
+    equal to model(idx) (tests/unit/test_heads.py holds it to that)."""
     for block in model.blocks[start:]:
         x = block(x)
     return model.head(x)

@@ -1,6 +1,6 @@
 """The Attention page's explorer as one browser component (st.components.v2, no iframe, offline):
 the context-length slider, the layer and head choice, the stage tiles, the layer x head grid, the
-next-character guesses and the shapes, all drawn on canvases by ui/attention_widget.js.
+next-character guesses and the shapes, all drawn on canvases by ui/attention/widget.js.
 
 In the decoder view one forward pass over the first characters of the text serves every T up to
 block_size (causality: the first T characters' attention is the top-left T x T block), so moving

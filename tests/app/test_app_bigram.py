@@ -21,7 +21,7 @@ from core.text.dataset import prepare
 SPEAKER = "Barack Obama"            # the first default speaker: the page's default choice
 RUN = "barack-obama-bigram"         # the name the page gives it
 FLOOR_TOLERANCE = 0.05
-SHIPPED_GPT = Path(__file__).resolve().parent.parent / "checkpoints" / "barack-obama-gpt-tiny"
+SHIPPED_GPT = Path(__file__).resolve().parents[2] / "checkpoints" / "barack-obama-gpt-tiny"
 
 
 @pytest.fixture(autouse=True)

@@ -33,7 +33,7 @@ def hover(page, name: str, i: int, j: int) -> str:
     names = page.eval_on_selector_all("canvas.pa-stage", "cs => cs.map(c => c.dataset.name)")
     cv = page.locator("canvas.pa-stage").nth(next(k for k, n in enumerate(names) if name in n))
     T = int(cv.get_attribute("data-t"))
-    left, top, cell = 64, 64, 300 / T  # the explorer's margins and plot size (ui/attention_widget.js)
+    left, top, cell = 64, 64, 300 / T  # the explorer's margins and plot size (ui/attention/widget.js)
     cv.hover(position={"x": left + (j + 0.5) * cell, "y": top + (i + 0.5) * cell})
     return page.locator(".pa-tip").inner_text()
 

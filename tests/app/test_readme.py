@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--max-iters", "4", "--eval-interval", "2", "--eval-iters", "2"]
 LECTURE_SMALL = ["--max-iters", "2", "--eval-interval", "1", "--eval-iters", "1", "--batch-size", "2"]
 

@@ -1,6 +1,6 @@
 """Real browser, several sessions at once: three sessions each train a different speaker at the same
 time, all finish, and each sees only its own run unless it asks (the slider's latency under
-training is the benchmark's: tests/test_browser_train.py, tests/test_browser_perf.py); two tabs
+training is the benchmark's: tests/browser/test_browser_train.py, tests/browser/test_browser_perf.py); two tabs
 pressing Start with the same settings make one run; a server killed with SIGKILL mid-run leaves its
 run training, and a new server re-attaches to it through the URL, stops it and resumes it from its
 latest checkpoint."""

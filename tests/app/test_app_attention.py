@@ -30,7 +30,7 @@ def page(runs_root, monkeypatch):
 
 def sent(at) -> tuple[dict, dict]:
     """The explorer's header and arrays, as the browser decodes them."""
-    from ui.attention_widget import unpack
+    from ui.attention.widget import unpack
     (el,) = at.get("bidi_component")
     return unpack(el.proto.bytes)
 

@@ -1,5 +1,5 @@
 """Who said it: batched sliding-context surprisal row by row (the brute-force oracle of each
-character's context is tests/test_evaluate.py's), the posterior, and the accuracy curve on the
+character's context is tests/unit/test_evaluate.py's), the posterior, and the accuracy curve on the
 shipped speaker models against the n-gram baseline."""
 from __future__ import annotations
 

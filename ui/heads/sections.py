@@ -1,5 +1,5 @@
 """The sections of the "Inside the heads" page: the heads table, ablation, the logit lens and the
-embedding maps. Numbers come from ui.heads (cached core calls); this module only lays them out."""
+embedding maps. Numbers come from ui.probes (cached core calls); this module only lays them out."""
 from __future__ import annotations
 
 import pandas as pd
@@ -11,7 +11,7 @@ from core.probe import lens as core_lens
 from core.probe.embeddings import CLASSES, position_similarity
 from core.text.tokenizer import visible
 from ui import charts, state
-from ui import heads as cached
+from ui import probes as cached
 
 CLASS_COLOURS = {"vowel": "#d62728", "consonant": "#1f77b4", "capital": "#9467bd", "digit": "#2ca02c",
                  "punctuation": "#ff7f0e", "space": "#7f7f7f"}

@@ -11,7 +11,7 @@ from core.probe.attention_view import attention_view
 from core.runs import checkpoints as ck
 from core.runs import record as rec
 from ui import charts, state
-from ui.train_form import ATT_RUN
+from ui.train.form import ATT_RUN
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

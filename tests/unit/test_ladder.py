@@ -25,7 +25,7 @@ from core.runs import start as runs
 from core.text.dataset import prepare
 
 V = 50
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def by_formula(rung: ladder.Rung) -> int:

@@ -7,17 +7,12 @@ import streamlit as st
 
 from core.config import PRESETS, preset
 from core.device import describe, pick_device
-from core.runs import catalog
-from core.runs import record as rec
 from core.runs import start as runs
 from core.settings import form_settings
 from ui import state
+from ui.watch import GROUP, SELECTED, watch
 
-WATCHED = "train_watched"        # run names on the chart (not a widget key: survives page switches)
-WATCH_PARAM = "watch"            # the same names in the URL: survives a reload
-SELECTED = "train_selected_run"  # the run the history panel acts on
 ATT_RUN = "train_attention_run"  # the run whose attention is shown, once the learner picks one
-GROUP = "train_group"            # the group this session started last (Stop all)
 START_MSG = "train_start_messages"
 PER_SPEAKER, TOGETHER = "one model per speaker", "one model on all selected together"
 SCRATCH = "from scratch"
@@ -57,13 +52,6 @@ def requests_from_form() -> list[runs.RunRequest]:
     unknown = ss.get("train_unknown", "refuse") if init_from else "refuse"
     return [runs.RunRequest.make(g, model, preset_name, state.cleaning(), init_from, unknown=unknown, **overrides)
             for g in groups]
-
-
-def watch(names: list[str]) -> None:
-    """This session follows these runs; the URL keeps them (?watch=...), so a reload re-attaches
-    while another tab or visitor, without them in its URL, sees only its own."""
-    st.session_state[WATCHED] = list(names)
-    st.query_params[WATCH_PARAM] = ",".join(names)
 
 
 def start_runs() -> None:
@@ -156,16 +144,3 @@ def validate_first(request: runs.RunRequest):
         return runs.validate(request, state.runs_root())
     vocab = state.training_data((request.speakers[0],), state.cleaning()).tokenizer.vocab_size
     return preset(request.preset, vocab, **dict(request.overrides))
-
-
-def first_watched(records: list[rec.RunRecord]) -> list[str]:
-    """A new session (or a reload) watches the runs named in its URL, else the first chosen speaker's
-    model as core.runs.catalog names it (never a rung or a run stopped at step 0 that another page
-    started), else the newest finished run."""
-    on_disk = {r.name for r in records}
-    from_url = [n for n in st.query_params.get(WATCH_PARAM, "").split(",") if n in on_disk]
-    if from_url:
-        return from_url
-    chosen = state.chosen_speakers()
-    pick = catalog.speaker_model(records, chosen[0], catalog.default_role(records, chosen)) if chosen else None
-    return [pick.name] if pick else [r.name for r in records if r.status == "finished"][:1]

@@ -17,7 +17,7 @@ from core.errors import RunBusy
 from core.runs import record as rec
 from core.runs import start as runs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "checkpoints"
 SMALL = {"max_iters": 400, "eval_interval": 100, "eval_iters": 2, "batch_size": 4, "block_size": 16, "n_layer": 1,
          "n_head": 1, "n_embd": 16}

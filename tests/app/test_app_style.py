@@ -9,7 +9,7 @@ from apptest_helpers import decode, figures, open_page, page_text
 from core.lessons import style
 from core.text.corpus import DEFAULT_SPEAKERS
 from ui import state
-from ui.style_section import K_KEY
+from ui.compare.style import K_KEY
 
 OBAMA, TRUMP, BIDEN = DEFAULT_SPEAKERS
 EXPANDER = "**Style you can read**"

@@ -17,7 +17,7 @@ from core.runs import start as runs
 from core.runs.metrics import curves, format_duration, progress, uniform_loss
 from ui import state
 from ui.loss_chart import loss_figure
-from ui.train_form import GROUP, SELECTED, WATCHED, watch
+from ui.watch import GROUP, SELECTED, WATCHED, watch
 
 POLL = "2s"           # how often a page with runs training redraws their progress
 CHART_POLL = "4s"     # ... and their loss curves

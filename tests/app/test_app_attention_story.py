@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from apptest_helpers import decode, figures, open_page, page_text
 
-SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "barack-obama-gpt-tiny"
+SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "barack-obama-gpt-tiny"
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "core"
 ORDER = {"ground": 0, "text": 1, "model": 2, "train": 3, "probe": 3, "runs": 4, "lessons": 5, "cli": 6}
 ROOMS = [r for r in ORDER if r != "ground"]

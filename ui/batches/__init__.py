@@ -1,0 +1,1 @@
+"""The Batches page's own part: the batch widget drawn in the browser."""

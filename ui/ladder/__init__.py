@@ -1,0 +1,1 @@
+"""The Build-it-up page's own part: the ladder's chart, table and gains (view)."""
