@@ -96,7 +96,8 @@ class Recorder:
                 self._save_record()
                 self._log(asdict(e))
             return
-        if e.status == "finished" and r.best_step is not None and (self.dir / rec.BEST).exists():
+        if e.status == "finished" and r.best_step is not None and (self.dir / rec.BEST).exists() and r.role != "base":
+            # a base's dozens of val splits are never read per speaker (its speakers' models are scored on their own)
             r.val_loss_full = full_val_losses(self.dir / rec.BEST, self.data, self.device)
         self._save_record()
         self._log(asdict(e))

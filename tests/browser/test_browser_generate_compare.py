@@ -10,14 +10,12 @@ import sys
 
 import pytest
 from conftest import ROOT, start_server
-from helpers import BIDEN, OBAMA, TRUMP, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
+from helpers import SHIPPED, copy_shipped
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-
-from core.runs.start import train
 
 pytestmark = pytest.mark.browser
 RESULTS = ROOT / "test-results"
-NAMES = {OBAMA: "obama-tiny", TRUMP: "trump-tiny", BIDEN: "biden-tiny"}
+NAMES = SHIPPED
 SPEAKERS = list(NAMES)
 
 TEXTS = """() => Array.from(document.querySelectorAll('[data-testid=stHtml] div'))
@@ -54,13 +52,9 @@ for run, speaker in zip(sys.argv[1::2], sys.argv[2::2]):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """Three tiny GPTs (one per default speaker, 40 steps) and a server on them; the CLI evals of the
-    nine (run, speaker) pairs run meanwhile in a background process, on one thread."""
-    root = tmp_path_factory.mktemp("browser-gen-cmp")
-    for speaker, name in NAMES.items():
-        data = speaker_data(speaker)
-        train(data, tiny_gpt(data.tokenizer.vocab_size, n_layer=1), tiny_train(max_iters=40, eval_interval=40),
-              root / name, name=name)
+    """The shipped tiny GPT of each default speaker and a server on them; the CLI evals of the nine
+    (run, speaker) pairs run meanwhile in a background process, on one thread."""
+    root = copy_shipped(tmp_path_factory.mktemp("browser-gen-cmp"))
     pairs = [a for m in SPEAKERS for s in SPEAKERS for a in (NAMES[m], s)]
     evals = subprocess.Popen([sys.executable, "-c", EVAL_ALL.format(root=str(root)), *pairs], cwd=ROOT, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})

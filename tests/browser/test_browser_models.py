@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from browser_helpers import RESULTS, wait_idle
-from conftest import ROOT, start_server
+from conftest import ROOT, served
 from helpers import copy_shipped
 
 from core.runs import record as rec
@@ -23,19 +23,8 @@ TUNED = [n.replace("-gpt-tiny", "-gpt-ft-sotu-base-gpt-tiny") for n in SCRATCH]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    root = copy_shipped(tmp_path_factory.mktemp("models-browser-runs"), (*SCRATCH, *TUNED, "sotu-base-gpt-tiny"))
-    proc, url = start_server(root)
-    yield url, root
-    for s in runs.list_runs(root):
-        if s.active:
-            runs.stop(s.path)
-    for s in runs.list_runs(root):
-        runs.wait(s.path, timeout=120)
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    yield from served(copy_shipped(tmp_path_factory.mktemp("models-browser-runs"),
+                                   (*SCRATCH, *TUNED, "sotu-base-gpt-tiny")))
 
 
 def main_text(page) -> str:
@@ -78,7 +67,10 @@ def test_a_start_a_stop_and_a_rung_change_no_pages_model(page, server):
     text = open_page(page, url, "attention", "Self-attention")
     assert f"Showing {TUNED[0]}" in text and "fine-tuned from sotu-base-gpt-tiny" in text
 
-    text = open_page(page, url, "speak", "Speak like them")
+    open_page(page, url, "speak", "Speak like them")
+    last = f"from scratch · {SCRATCH[-1]}"  # the samples' captions name each model (the table is a canvas)
+    page.wait_for_function(f"() => document.body.innerText.includes({last!r})", timeout=180_000)
+    text = main_text(page)
     for name in (*TUNED, *SCRATCH):
         assert name in text, name
     assert stopped not in text and "ladder" not in text

@@ -4,12 +4,11 @@ while a run trains in the background."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
 import pytest
 from browser_helpers import RESULTS, describe, open_attention, slider_latency, wait_idle
-from conftest import start_server
+from conftest import served
 
 from core.runs import record as rec
 from core.runs import start as runs
@@ -31,19 +30,7 @@ TRAIN_POINTS = """() => {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train-browser-runs")
-    proc, url = start_server(root)
-    yield url, root
-    for s in runs.list_runs(root):
-        if s.active:
-            runs.stop(s.path)
-    for s in runs.list_runs(root):
-        runs.wait(s.path, timeout=120)
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    yield from served(tmp_path_factory.mktemp("train-browser-runs"))
 
 
 def status_text(page) -> str:
