@@ -6,7 +6,7 @@ APP_STAMP := $(VENV)/.app-installed
 DEV_STAMP := $(VENV)/.dev-installed
 PORT ?= 8501
 
-.PHONY: run test lint unit app browser browser-deps bench checkpoints ladder clean
+.PHONY: run test lint unit app browser browser-deps bench checkpoints probes ladder clean
 SHIPPED := "Barack Obama" "Donald J. Trump" "Joseph R. Biden Jr."
 
 $(PY):
@@ -75,6 +75,13 @@ checkpoints: $(APP_STAMP)
 	done
 	$(PY) -m core attribution --json --passages 40 --out checkpoints > checkpoints/attribution.json
 	rm -f checkpoints/*/latest.pt checkpoints/*/trainer.lock checkpoints/*/train.log
+	$(MAKE) probes
+
+## make probes: what the pages read off the shipped runs (heads, losses, samples), computed once and stored
+## beside each run (probes.json), so that a fresh server opens them from it (about a minute)
+probes: $(APP_STAMP)
+	rm -f checkpoints/*/probes.json
+	$(PY) -m core probes --out checkpoints
 
 ## make ladder: the lecture's ladder (rungs 1-7, core.lessons.ladder) for the default speakers at the small budget,
 ## one run after another on one thread (about 20 minutes on a shared 2-core CPU); one line per rung in

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.limits import MAX_PROMPT_CHARS
+from core.model.sampling import SPEAK_SAMPLE
 from core.runs import catalog
 from core.runs import checkpoints as ck
 from core.runs import start as runs
@@ -59,9 +60,10 @@ with state.friendly_errors():
 
 st.subheader("One prompt, one seed, three models")
 c1, c2, c3 = st.columns([3, 1, 1])
-prompt = c1.text_input("Prompt", "My fellow Americans, ", key="speak_prompt", max_chars=MAX_PROMPT_CHARS)
-seed = c2.number_input("Seed", 0, 2**31 - 1, 1337, key="speak_seed")
-temperature = c3.slider("Temperature", 0.1, 1.5, 0.8, 0.05, key="speak_temperature")
+PROMPT, CHARS, SEED, TEMPERATURE = SPEAK_SAMPLE  # the defaults the shipped runs' probes.json holds
+prompt = c1.text_input("Prompt", PROMPT, key="speak_prompt", max_chars=MAX_PROMPT_CHARS)
+seed = c2.number_input("Seed", 0, 2**31 - 1, SEED, key="speak_seed")
+temperature = c3.slider("Temperature", 0.1, 1.5, TEMPERATURE, 0.05, key="speak_temperature")
 with state.friendly_errors():
     for s in speakers:
         ft, scratch = trio.get(s, (None, None))
@@ -71,7 +73,7 @@ with state.friendly_errors():
             if run is None:
                 col.caption(f"{label}: no run yet")
                 continue
-            text = speak.sample(*ck.weights_key(run.path), prompt, 240, int(seed), float(temperature))
+            text = speak.sample(*ck.weights_key(run.path), prompt, CHARS, int(seed), float(temperature))
             col.caption(f"{label} · {run.name}")
             col.code(prompt + text, language=None, wrap_lines=True)
 

@@ -76,20 +76,25 @@ def start_server(tmp_root: Path, extra_env: dict | None = None, entry: tuple[str
     raise RuntimeError(f"streamlit did not start:\n{out[-3000:]}")
 
 
+def stop_all(root: Path) -> None:
+    """Stop every run still training in root, and wait for each to end."""
+    from core.runs import start as runs
+
+    for s in runs.list_runs(root):
+        if s.active:
+            runs.stop(s.path)
+    for s in runs.list_runs(root):
+        runs.wait(s.path, timeout=120)
+
+
 def served(root: Path, extra_env: dict | None = None):
     """A server on its own checkpoints folder, for a module fixture to yield from: (url, root); at the
     end every run still training there is stopped and waited for, and the server goes."""
-    from core.runs import start as runs
-
     proc, url = start_server(root, extra_env)
     try:
         yield url, root
     finally:
-        for s in runs.list_runs(root):
-            if s.active:
-                runs.stop(s.path)
-        for s in runs.list_runs(root):
-            runs.wait(s.path, timeout=120)
+        stop_all(root)
         proc.terminate()
         try:
             proc.wait(timeout=10)

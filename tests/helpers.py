@@ -22,14 +22,15 @@ SHIPPED = {OBAMA: "barack-obama-gpt-tiny", TRUMP: "donald-j-trump-gpt-tiny", BID
 
 
 def copy_shipped(dst: Path, names: tuple[str, ...] | None = None) -> Path:
-    """The shipped runs (their record and best weights, as a fresh clone holds them) copied into dst:
-    full-size speaker models for page tests, without training any (the catalog never takes a toy
-    model for a speaker's)."""
+    """The shipped runs (their record, best weights and stored probes, as a fresh clone holds them)
+    copied into dst: full-size speaker models for page tests, without training any (the catalog never
+    takes a toy model for a speaker's), in a folder the tests may write into."""
     dst.mkdir(parents=True, exist_ok=True)
     for name in names or SHIPPED.values():
         (dst / name).mkdir()
-        for f in ("meta.json", "model.pt"):
-            shutil.copy2(ROOT / "checkpoints" / name / f, dst / name / f)
+        for f in ("meta.json", "model.pt", "probes.json"):  # probes.json: what the pages read off it, stored
+            if (ROOT / "checkpoints" / name / f).exists():
+                shutil.copy2(ROOT / "checkpoints" / name / f, dst / name / f)
     return dst
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.probe import embeddings, heads, lens
+from core.probe import embeddings, heads
 from core.runs import checkpoints as ck
+from core.runs import probed
 from core.runs import record as rec
 from ui import state
 
-PAGE_CHARS = 10_000  # the page's ablations read the first PAGE_CHARS characters of each val text
+PAGE_CHARS = heads.PAGE_CHARS  # the page's ablations read the first PAGE_CHARS characters of each val text
 
 
 def _key(run: rec.RunRecord) -> tuple[str, float]:
@@ -23,8 +24,7 @@ def val_text(speaker: str, clean: bool) -> str:
 
 @st.cache_data(show_spinner="Scoring every head...", max_entries=32)
 def _scores(_loaded, path: str, mtime: float, speaker: str, clean: bool) -> list[dict]:
-    rows = heads.score_heads(_loaded.model, _loaded.tokenizer, val_text(speaker, clean), ablation=False)
-    return [r.to_dict() for r in rows]
+    return probed.head_scores(_loaded, val_text(speaker, clean))
 
 
 def scores(run: rec.RunRecord, speaker: str | None = None) -> list[dict]:
@@ -45,8 +45,7 @@ def head_labels(run: rec.RunRecord) -> list[list[tuple[str, float]]]:
 
 @st.cache_data(show_spinner="Ablating each head over the val text...", max_entries=32)
 def _worth(_loaded, path: str, mtime: float, speaker: str, clean: bool, mode: str) -> dict:
-    base, worth = heads.head_worth(_loaded.model, _loaded.tokenizer, val_text(speaker, clean), mode)
-    return {"base": base, "worth": worth.tolist()}
+    return probed.head_worth(_loaded, val_text(speaker, clean), mode)
 
 
 def worth(run: rec.RunRecord, mode: str = "mean") -> dict:
@@ -56,9 +55,7 @@ def worth(run: rec.RunRecord, mode: str = "mean") -> dict:
 
 @st.cache_data(show_spinner="Ablating...", max_entries=64)
 def _ablation(_loaded, path: str, mtime: float, speaker: str, clean: bool, chosen: tuple, mode: str) -> dict:
-    a = heads.ablate_loss(_loaded.model, _loaded.tokenizer, val_text(speaker, clean), list(chosen), mode,
-                          max_chars=PAGE_CHARS)
-    return {"base": a.base, "loss": a.loss, "delta": a.delta}
+    return probed.ablation(_loaded, val_text(speaker, clean), list(chosen), mode, PAGE_CHARS)
 
 
 def ablation(run: rec.RunRecord, speaker: str, chosen: list[tuple[int, int]], mode: str) -> dict:
@@ -81,7 +78,7 @@ def ablated_model(run: rec.RunRecord, chosen: list[tuple[int, int]], mode: str):
 
 @st.cache_data(show_spinner="Reading every layer...", max_entries=32)
 def _layer_losses(_loaded, path: str, mtime: float, speaker: str, clean: bool) -> list[float]:
-    return lens.layer_losses(_loaded.model, _loaded.tokenizer, val_text(speaker, clean))
+    return probed.layer_losses(_loaded, val_text(speaker, clean))
 
 
 def layer_losses(run: rec.RunRecord) -> list[float]:

@@ -8,9 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.lessons.attribution import accuracy_curve
-from core.model.sampling import sample_text
-from core.model.scoring import sequence_loss
-from core.runs import catalog
+from core.runs import catalog, probed
 from core.runs import checkpoints as ck
 from core.runs import record as rec
 from ui import state
@@ -30,7 +28,7 @@ def zero_shot(path: str, mtime: float, speaker: str, clean: bool) -> float:
     run = rec.RunRecord.load(Path(path).parent)
     loaded = state.load_run(run)
     _, val = state.speaker(speaker, clean).split()
-    return sequence_loss(loaded.model, loaded.tokenizer.encode_tensor(val))
+    return probed.val_loss(loaded, val)  # stored beside the base (probes.json): a fresh server reads it
 
 
 def val_loss(run: rec.RunRecord, speaker: str) -> float | None:
@@ -42,7 +40,7 @@ def val_loss(run: rec.RunRecord, speaker: str) -> float | None:
 def sample(path: str, mtime: float, prompt: str, n: int, seed: int, temperature: float) -> str:
     run = rec.RunRecord.load(Path(path).parent)
     loaded = state.load_run(run)
-    return sample_text(loaded.model, loaded.tokenizer, prompt, n, temperature, None, seed)
+    return probed.sample(loaded, prompt, n, seed, temperature)
 
 
 def seen_in_pretraining(base: rec.RunRecord | None, speaker: str) -> bool:

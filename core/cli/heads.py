@@ -12,7 +12,8 @@ from core.limits import MAX_PROBE_CHARS, check_count, check_length
 from core.probe import heads, lens
 from core.runs import checkpoints as ck
 from core.runs import probed
-from core.text.corpus import load_speaker
+from core.runs import record as rec
+from core.text.corpus import DEFAULT_SPEAKERS, load_speaker
 from core.text.tokenizer import unescape
 
 
@@ -55,8 +56,11 @@ def cmd_heads(args) -> None:
                       f"{row['best']:16} {row['best_score']:.2f}")
         return
     t0 = time.perf_counter()
-    rows = _rows(heads.score_heads(loaded.model, loaded.tokenizer, val, mode=args.ablation,
-                                   ablation=not args.no_ablation, max_chars=args.max_chars))
+    scores = probed.head_scores(loaded, val)  # computed once per weights file and text (probes.json)
+    worth = None if args.no_ablation else probed.head_worth(loaded, val, args.ablation, args.max_chars)["worth"]
+    rows = _rows([heads.HeadScore(r["layer"], r["head"], r["scores"], None if worth is None else
+                                  worth[r["layer"]][r["head"]], None if worth is None else args.ablation)
+                  for r in scores])
     elapsed = time.perf_counter() - t0
     if args.json:
         for row in rows:
@@ -80,7 +84,7 @@ def cmd_lens(args) -> None:
     check_count(args.top, 1, loaded.tokenizer.vocab_size, "--top (next characters per layer)")
     view = lens.lens(loaded.model, loaded.tokenizer, text, args.position, k=args.top)
     speaker, val = _val_text(args, loaded)
-    losses = lens.layer_losses(loaded.model, loaded.tokenizer, val, args.max_chars)
+    losses = probed.layer_losses(loaded, val, args.max_chars)
     layers = [{"layer": name, "top": top, "target_prob": None if view.target_prob is None else view.target_prob[i],
                "val_loss": losses[i]} for i, (name, top) in enumerate(zip(view.layers, view.top))]
     if args.json:
@@ -95,6 +99,24 @@ def cmd_lens(args) -> None:
         print(f"{row['layer']:12} {row['val_loss']:>8.4f}  {tops}")
 
 
+def cmd_probes(args) -> None:
+    """What the pages read off each run, computed and stored beside it (core.runs.probed.warm)."""
+    root = Path(args.out)
+    names = args.run or [r.name for r in rec.list_runs(root) if r.status == "finished" and r.role != "rung"]
+    speakers = args.speaker or list(DEFAULT_SPEAKERS)
+    for name in names:
+        t0 = time.perf_counter()
+        loaded = ck.load_model(name, root=root)
+        clean = loaded.record.clean
+        texts = {s: load_speaker(s, clean, Path(args.data_dir)).split()[1] for s in speakers}
+        own = texts.get(loaded.record.speakers[0]) or load_speaker(loaded.record.speakers[0], clean,
+                                                                   Path(args.data_dir)).split()[1]
+        stored = probed.warm(loaded, own, texts)
+        line = {"run": name, "stored": len(stored), "seconds": round(time.perf_counter() - t0, 1)}
+        print(json.dumps(line) if args.json else f"{name}: {len(stored)} probes stored ({line['seconds']} s)",
+              flush=True)
+
+
 def add_parsers(sub, common) -> None:
     h = sub.add_parser("heads", parents=[common], help="what each attention head does and is worth")
     h.add_argument("--checkpoint", required=True, help="run name, run folder or .pt file")
@@ -107,6 +129,12 @@ def add_parsers(sub, common) -> None:
     h.add_argument("--all-checkpoints", action="store_true",
                    help="the detectors on each saved checkpoint of the run (model.pt, latest.pt), by step")
     h.set_defaults(func=cmd_heads)
+
+    w = sub.add_parser("probes", parents=[common],
+                       help="compute what the pages read off runs and store it beside them (probes.json)")
+    w.add_argument("--run", action="append", help="a run (repeat; default: every finished run but the ladder's)")
+    w.add_argument("--speaker", action="append", help="whose val texts (repeat; default: the three defaults)")
+    w.set_defaults(func=cmd_probes)
 
     c = sub.add_parser("lens", parents=[common], help="the logit lens: what each layer would predict")
     c.add_argument("--checkpoint", required=True, help="run name, run folder or .pt file")

@@ -13,7 +13,7 @@ import torch
 
 from core.errors import UserError
 from core.model.sampling import check_sampling, stream
-from core.model.scoring import sequence_loss
+from core.runs import probed
 from core.runs.checkpoints import LoadedModel
 from core.text.corpus import load_speaker
 from core.text.tokenizer import CharTokenizer, UnknownCharError
@@ -68,8 +68,7 @@ def loss_matrix(models: Mapping[str, LoadedModel], speakers: Sequence[str],
             if (name, clean) not in texts:
                 texts[(name, clean)] = load_speaker(name, clean, data_dir).split()[1]
             try:
-                ids = loaded.tokenizer.encode_tensor(texts[(name, clean)])
-                row.append(sequence_loss(loaded.model, ids))
+                row.append(probed.val_loss(loaded, texts[(name, clean)]))  # once per weights file and text
             except ValueError as e:  # UnknownCharError, or a text shorter than a block
                 row.append(float("nan"))
                 notes.append(f"{label}'s model cannot score {name}'s text: {e}")

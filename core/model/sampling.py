@@ -52,6 +52,8 @@ def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int 
     return F.softmax(logits, dim=-1)
 
 
+SPEAK_SAMPLE = ("My fellow Americans, ", 240, 1337, 0.8)  # the Speak page's sample: prompt, characters, seed,
+# temperature (its defaults, which the shipped runs' probes.json holds: core.runs.probed.warm)
 WINDOWS = ("slide", "shift")
 DEFAULT_WINDOW = "slide"  # the lecture's
 

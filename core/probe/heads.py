@@ -39,6 +39,7 @@ LABELS = {"previous_token": "previous char", "duplicate_token": "duplicate char"
 ABLATIONS = ("mean", "zero")
 SENTENCE_ENDS = ".!?\n"
 CLEAR = 0.3  # a head "is" a pattern's head when that score reaches this (the issue's induction threshold)
+PAGE_CHARS = 10_000  # the Inside-the-heads page ablates over the first PAGE_CHARS characters of each val text
 HeadRef = tuple[int, int]  # (layer, head), both from 0
 
 
@@ -342,21 +343,45 @@ def _loss(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum").item()
 
 
+class _EachHead:
+    """A forward pre-hook on one layer's output projection for a batch stacked H times (H * B, ...):
+    copy h has head h's output replaced (by its mean over the text, or zeros), so one forward pass
+    ablates every head of the layer, each in its own copy."""
+
+    def __init__(self, block, n_head: int, head_size: int, means: torch.Tensor | None):
+        self.n_head, self.hs, self.means = n_head, head_size, means
+        self.handle = _proj(block).register_forward_pre_hook(self.hook)
+
+    def hook(self, _module, args):
+        y = args[0]                                                        # (H * B, T, C)
+        H, T, C = self.n_head, y.shape[1], y.shape[2]
+        y = y.view(H, -1, T, C).clone()                                    # (H, B, T, C)
+        for h in range(H):
+            sl = slice(h * self.hs, (h + 1) * self.hs)
+            y[h, :, :, sl] = 0.0 if self.means is None else self.means[:T, sl].to(y)
+        return (y.view(-1, T, C), *args[1:])
+
+    def remove(self) -> None:
+        self.handle.remove()
+
+
 @torch.no_grad()
 def head_worth(model, tokenizer: CharTokenizer, text: str, mode: str = "mean", max_chars: int | None = None,
                batch_size: int = 64) -> tuple[float, torch.Tensor]:
     """(the val loss, (L, H) the loss increase when each head alone is ablated), in nats/char.
     Each ablation re-runs only the blocks from the head's layer on (the residual stream entering it
-    is the same as without ablation): L * H * (L + 1) / 2 / L forward passes instead of L * H."""
+    is the same as without ablation), and every head of a layer is ablated in one batched pass: the
+    batch stacked n_head times, copy h without head h (the same numbers as one head at a time:
+    tests/unit/test_heads.py)."""
+    if mode not in ABLATIONS:
+        raise UserError(f"ablation must be one of {ABLATIONS}, got {mode!r}")
     win = val_windows(tokenizer, text, model.config.block_size, max_chars)
     means = head_means(model, win[:, :-1], batch_size) if mode == "mean" else None
-    twin = copy.deepcopy(model).eval()
-    knock = _Knockout(twin, means, mode)
+    twin = copy.deepcopy(model).eval()  # hooks on a private copy: the app's model is shared by its sessions
     L, H = model.config.n_layer, model.config.n_head
     base, losses = 0.0, torch.zeros(L, H, dtype=torch.float64)
     for b in range(0, len(win), batch_size):
         x, y = win[b:b + batch_size, :-1], win[b:b + batch_size, 1:]
-        knock.heads = []
         streams = []                                                       # the residual entering each block
         h = twin._embed(x)
         for block in twin.blocks:
@@ -364,9 +389,13 @@ def head_worth(model, tokenizer: CharTokenizer, text: str, mode: str = "mean", m
             h = block(h)
         base += _loss(twin.head(h), y)
         for i in range(L):
-            for j in range(H):
-                knock.heads = [(i, j)]
-                losses[i, j] += _loss(run_blocks(twin, streams[i], i), y)
+            each = _EachHead(twin.blocks[i], H, model.config.head_size, None if means is None else means[i])
+            try:
+                logits = run_blocks(twin, streams[i].repeat(H, 1, 1), i)   # (H * B, T, V)
+            finally:
+                each.remove()
+            nll = F.cross_entropy(logits.flatten(0, 1), y.repeat(H, 1).flatten(), reduction="none")
+            losses[i] += nll.view(H, -1).double().sum(1)
     n = win[:, 1:].numel()
     return base / n, (losses / n - base / n).float()
 

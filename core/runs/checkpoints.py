@@ -11,6 +11,8 @@ torch's meta device, so a tiny file that claims a huge model allocates nothing).
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import pickle
 from dataclasses import dataclass
@@ -140,6 +142,20 @@ class LoadedModel:
     @property
     def config(self):
         return self.model.config
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """SHA-256 of the weights file as loaded: what anything computed from these weights is stored
+        under (core.runs.probed), the same in a fresh clone (unlike the file's mtime)."""
+        return file_digest(self.path)
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def weights_key(run_dir: Path, which: str = "best") -> tuple[str, float]:

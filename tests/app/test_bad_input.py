@@ -18,7 +18,7 @@ import pytest
 import torch
 from apptest_helpers import open_page, page_text
 from bad_runs import make_bad_runs
-from helpers import OBAMA, ROOT, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401 (autouse)
+from helpers import OBAMA, ROOT, copy_shipped, one_thread, speaker_data, tiny_gpt, tiny_train  # noqa: F401
 
 from core.cli.main import main
 from core.config import ConfigError, ModelConfig, TrainConfig
@@ -87,7 +87,9 @@ def places(tmp_path_factory):
         (passages / "big-passage.txt").write_bytes(b"We will build the wall. " * 44_000)  # ~1 MB
         (passages / "long-passage.txt").write_text("a" * 40_000, encoding="utf-8")
         (passages / "blank-passage.txt").write_text("            \n\n \n", encoding="utf-8")
+        shipped = copy_shipped(tmp_path_factory.mktemp("shipped"))  # speaker models for the pages that need them
         yield {"data": data, "root": root, "bad": bad, "bad_runs": bad_runs, "tok": d.tokenizer, "passages": passages,
+               "shipped": shipped,
                "model": ck.load_model(root / "small-run" / rec.BEST).model}
 
 
@@ -475,7 +477,7 @@ PAGE_SETTINGS = [("generate_temperature", 0.0, "temperature must be above 0"),
 
 @pytest.mark.parametrize("field, value, said", PAGE_SETTINGS)
 def test_generate_page_refuses_bad_settings_with_a_message(places, field, value, said, monkeypatch):
-    monkeypatch.setenv("PODIUM_CHECKPOINTS", str(ROOT / "checkpoints"))  # speaker models to write with
+    monkeypatch.setenv("PODIUM_CHECKPOINTS", str(places["shipped"]))  # speaker models to write with
     at = open_page("generate")
     widget = at.number_input(key=field) if field.endswith("temperature") else at.text_input(key=field)
     widget.set_value(value).run()
@@ -554,10 +556,10 @@ def test_whosaid_reads_a_passage_as_people_save_it(places, tmp_path, capsys, mon
 
 
 @pytest.mark.parametrize("page, key", [("heads", "heads_passage_"), ("compare", "compare_passage_")])
-def test_who_said_it_boxes_are_capped_at_cores_limit(page, key, monkeypatch):
+def test_who_said_it_boxes_are_capped_at_cores_limit(places, page, key, monkeypatch):
     """Issue 20, 5.4: the box on Inside the heads had no cap (1 MB pasted ran for minutes); both
     boxes take core's one limit, and say it. (On the shipped models: the pages need speaker models.)"""
-    monkeypatch.setenv("PODIUM_CHECKPOINTS", str(ROOT / "checkpoints"))
+    monkeypatch.setenv("PODIUM_CHECKPOINTS", str(places["shipped"]))
     at = open_page(page)
     boxes = [t for t in at.text_area if str(t.key).startswith(key)]
     assert boxes, page_text(at)

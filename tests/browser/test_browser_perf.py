@@ -37,7 +37,7 @@ from browser_helpers import (
     summary,
     wait_idle,
 )
-from conftest import BROWSER_ARGS, CHROMIUM, ROOT, start_server
+from conftest import BROWSER_ARGS, CHROMIUM, ROOT, start_server, stop_all
 
 from core.runs import start as runs
 from core.text.batching import context_target_pairs, get_batch
@@ -215,11 +215,7 @@ def test_four_users_press_at_once_while_two_runs_train(shipped):
         still = sum(s.active for s in runs.list_runs(root))
         load = os.getloadavg()[0]
     finally:
-        for s in runs.list_runs(root):
-            if s.active:
-                runs.stop(s.path)
-        for s in runs.list_runs(root):
-            runs.wait(s.path, timeout=120)
+        stop_all(root)
     assert started and out, "the four users did not finish"
     assert training == still == 2
     result = {"machine": {**machine(), "load_1m": load}, "runs_training": training, **out}

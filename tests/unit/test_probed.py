@@ -1,0 +1,58 @@
+"""core.runs.probed: what the pages read off a run's best weights is computed once and stored beside
+them (probes.json) under the weights' digest; other weights, or latest.pt, are computed afresh; the
+shipped runs carry theirs, current."""
+from __future__ import annotations
+
+import json
+
+from helpers import ROOT, copy_shipped
+
+from core.runs import checkpoints as ck
+from core.runs import probed
+from core.runs import record as rec
+
+
+def test_a_probe_is_computed_once_per_weights_file(tmp_path):
+    root = copy_shipped(tmp_path, ("barack-obama-gpt-tiny",))
+    (root / "barack-obama-gpt-tiny" / probed.PROBES).unlink()
+    loaded = ck.load_model("barack-obama-gpt-tiny", root=root)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": [1.5, 2]}
+    assert probed.remember(loaded, "thing", compute) == {"x": [1.5, 2]}
+    again = ck.load_model("barack-obama-gpt-tiny", root=root)  # a fresh server, the next command
+    assert probed.remember(again, "thing", compute) == {"x": [1.5, 2]} and len(calls) == 1
+    assert probed.remembered(again) == ["thing"]
+    stored = json.loads((root / "barack-obama-gpt-tiny" / probed.PROBES).read_text())
+    assert stored[rec.BEST]["digest"] == ck.file_digest(root / "barack-obama-gpt-tiny" / rec.BEST)
+
+    other = ck.load_model("barack-obama-gpt-tiny", root=root)
+    other.__dict__["digest"] = "0" * 64  # other weights (a retrained run): computed afresh, the old entries dropped
+    assert probed.remember(other, "thing", compute) == {"x": [1.5, 2]} and len(calls) == 2
+    assert probed.remembered(other) == ["thing"] and probed.remembered(again) == []
+
+
+def test_latest_and_unwritable_folders_compute_without_storing(tmp_path, monkeypatch):
+    root = copy_shipped(tmp_path, ("barack-obama-gpt-tiny",))
+    run = root / "barack-obama-gpt-tiny"
+    (run / probed.PROBES).unlink()
+    (run / rec.LATEST).write_bytes((run / rec.BEST).read_bytes())
+    latest = ck.load_model(run, which="latest")
+    assert probed.remember(latest, "thing", lambda: 3) == 3 and not (run / probed.PROBES).exists()
+    def refuse(*_):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(probed, "write_json", refuse)  # a read-only or full disk
+    assert probed.remember(ck.load_model(run), "thing", lambda: 4) == 4  # a cache: nothing lost but the time
+    assert not (run / probed.PROBES).exists()
+
+
+def test_the_shipped_runs_carry_current_probes():
+    """make probes stored them; a shipped model.pt that changed would need them again."""
+    for run in rec.list_runs(ROOT / "checkpoints"):
+        if run.role == "rung":
+            continue
+        stored = json.loads((run.path / probed.PROBES).read_text())[rec.BEST]
+        assert stored["digest"] == ck.file_digest(run.path / rec.BEST), run.name
+        assert len(stored["entries"]) >= 4, run.name
