@@ -9,6 +9,7 @@ MAX_PASSAGE_CHARS = 20_000   # who said it: a passage scored by every speaker's 
 MAX_PROMPT_CHARS = 2_000     # a sampling prompt (the model reads only its last block_size characters)
 MAX_NEW_CHARS = 5_000        # characters generated in one request
 MAX_PROBE_CHARS = 2_000      # a probe text read by the lens, the attention maps, the tokenizer
+MAX_JSONL_LINES = 10_000     # passages in one `core whosaid --jsonl` run
 
 
 def check_length(text: str, limit: int, what: str) -> str:

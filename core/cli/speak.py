@@ -9,7 +9,7 @@ from pathlib import Path
 from core.config import ConfigError
 from core.errors import UserError
 from core.lessons.attribution import LENGTHS, MAX_PASSAGES, accuracy_curve, check_curve, who_said
-from core.limits import MAX_PASSAGE_CHARS, check_length
+from core.limits import MAX_JSONL_LINES, MAX_PASSAGE_CHARS, check_length
 from core.runs import catalog
 from core.runs import checkpoints as ck
 from core.runs import record as rec
@@ -62,11 +62,52 @@ def read_passage(source: str) -> str:
     return check_length(text, MAX_PASSAGE_CHARS, name)
 
 
+def _jsonl_lines(source: str):
+    """(line number, passage text or the reason the line is unusable) for each non-blank line of a
+    JSON-lines file or standard input: one {"text": ...} object a line."""
+    try:
+        stream = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115 (closed below)
+    except OSError as e:
+        raise UserError(f"cannot read {source}: {e.strerror or e}") from None
+    try:
+        for n, raw in enumerate(stream, 1):
+            if n > MAX_JSONL_LINES:
+                raise UserError(f"more than {MAX_JSONL_LINES:,} lines: split the file")
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw.decode("utf-8-sig"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                yield n, UserError(f"not a JSON object in UTF-8 ({e})")
+                continue
+            text = obj.get("text") if isinstance(obj, dict) else None
+            yield n, text if isinstance(text, str) else UserError('a line must be an object with "text": a string')
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
 def cmd_whosaid(args) -> None:
-    text = read_passage(args.text)
+    if (args.text is None) == (args.jsonl is None):
+        raise UserError("give one of --text FILE (one passage) or --jsonl FILE (one passage a line)")
+    text = read_passage(args.text) if args.text is not None else None
     sets = _sets(args)
     kind = "fine-tuned" if "fine-tuned" in sets else next(iter(sets))
     names, (models, tok) = sets[kind]
+    if text is None:  # --jsonl: one verdict a line, in; a line that cannot be scored says why, the rest go on
+        bad = 0
+        for n, item in _jsonl_lines(args.jsonl):
+            try:
+                if isinstance(item, UserError):
+                    raise item
+                out = {"line": n, **who_said(models, tok, item, args.context).to_dict(), "kind": kind}
+            except UserError as e:
+                bad += 1
+                out = {"line": n, "error": str(e)}
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        if bad:
+            raise UserError(f"{bad} line(s) could not be attributed (see their \"error\")")
+        return
     v = who_said(models, tok, text, args.context)
     out = {**v.to_dict(), "models": names, "kind": kind}
     if args.json:
@@ -105,8 +146,10 @@ def add_parsers(sub, common) -> None:
         p.add_argument("--context", choices=["slide", "reset"], default="slide",
                        help="each character's context: up to block_size characters before it (slide), or from "
                             "the start of its block (reset)")
-    w.add_argument("--text", required=True, help="a UTF-8 text file with the passage (- for standard input), up to "
+    w.add_argument("--text", help="a UTF-8 text file with the passage (- for standard input), up to "
                    f"{MAX_PASSAGE_CHARS:,} characters")
+    w.add_argument("--jsonl", help='many passages: a file (- for standard input) of one {"text": ...} object a '
+                   f"line, up to {MAX_JSONL_LINES:,} lines; prints one verdict a line")
     w.set_defaults(func=cmd_whosaid)
     a.add_argument("--lengths", type=int, nargs="+", default=list(LENGTHS),
                    help=f"passage lengths in characters (2 to {MAX_PASSAGE_CHARS:,})")

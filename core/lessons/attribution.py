@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 
 from core.errors import UserError
+from core.lessons import baselines
 from core.lessons.ngram import NGramCounts
 from core.limits import MAX_PASSAGE_CHARS, check_count, check_length
 from core.model.scoring import surprisal, surprisal_rows
@@ -118,23 +119,31 @@ def check_curve(lengths: Sequence[int], per_speaker: int) -> None:
 ModelSet = tuple[Mapping[str, torch.nn.Module], CharTokenizer]  # one model per speaker, and their vocabulary
 
 
+BASELINES = ("3-gram", "Kneser-Ney 7", "word 1-2-gram NB")  # the weak one, then the standard ones
+COMBINED = " + Kneser-Ney 7"  # a GPT set's nats summed with the Kneser-Ney model's, per passage
+
+
 def accuracy_curve(model_sets: Mapping[str, ModelSet], val_texts: Mapping[str, str],
                    train_texts: Mapping[str, str] | None = None, lengths: Sequence[int] = LENGTHS,
                    per_speaker: int = 30, seed: int = 0, context: str = "slide") -> Curve:
-    """Accuracy of who-said-it per method (a set of one model per speaker; plus the character
-    n-gram baseline when train_texts is given) and passage length, over passages cut at random
-    from each speaker's val text: the same passages for every method."""
+    """Accuracy of who-said-it per method and passage length, over passages cut at random from each
+    speaker's val text, the same passages for every method. Methods: each set of one model per
+    speaker; with train_texts, the baselines counted from the same training text (a character 3-gram,
+    add-alpha: the weakest there is; Kneser-Ney of order 7 and word 1-2-gram Naive Bayes: the standard
+    ones, core.lessons.baselines) and each set combined with Kneser-Ney (the sum of their nats)."""
     speakers = list(val_texts)
     if len(speakers) < 2:
         raise UserError("who said it needs at least two speakers")
     check_curve(lengths, per_speaker)
-    sets = dict(model_sets)
+    methods: list[str] = list(model_sets)
     if train_texts:
         tok = CharTokenizer.from_texts([*train_texts.values(), *val_texts.values()])
-        sets["n-gram"] = ({s: NGramCounts.fit(tok.encode_tensor(train_texts[s]), NGRAM_ORDER, tok.vocab_size)
-                           for s in speakers}, tok)
+        grams = {s: NGramCounts.fit(tok.encode_tensor(train_texts[s]), NGRAM_ORDER, tok.vocab_size) for s in speakers}
+        kn = baselines.kn_models({s: train_texts[s] for s in speakers})
+        nb = baselines.NaiveBayes({s: train_texts[s] for s in speakers})
+        methods += [*BASELINES, *(k + COMBINED for k in model_sets)]
     curve = Curve(list(lengths), chance=1 / len(speakers))
-    for m in sets:
+    for m in methods:
         curve.methods[m], curve.confusion[m] = [], {}
     for i, length in enumerate(lengths):
         rows = [(true, val_texts[true][a:b]) for j, true in enumerate(speakers)
@@ -142,13 +151,23 @@ def accuracy_curve(model_sets: Mapping[str, ModelSet], val_texts: Mapping[str, s
         curve.counts.append(len(rows))
         if not rows:
             raise UserError(f"the val texts are shorter than {length + 1} characters: choose shorter passages")
-        for m, (models, tok) in sets.items():
-            X = torch.stack([tok.encode_tensor(text) for _, text in rows])
-            if m == "n-gram":
-                scores = torch.stack([torch.stack([ngram_surprisal(models[s], x).mean() for x in X]) for s in speakers])
-            else:
-                scores = torch.stack([surprisal_rows(models[s], X, context).mean(1) for s in speakers])
-            guesses = scores.argmin(0).tolist()  # the lowest loss per passage
+        texts = [text for _, text in rows]
+        nats: dict[str, torch.Tensor] = {}  # method -> (speakers, passages) total nats: lower is likelier
+        for m, (models, mtok) in model_sets.items():
+            X = torch.stack([mtok.encode_tensor(text) for text in texts])
+            nats[m] = torch.stack([surprisal_rows(models[s], X, context).double().sum(1) for s in speakers])
+        if train_texts:
+            X = torch.stack([tok.encode_tensor(text) for text in texts])
+            nats["3-gram"] = torch.stack([torch.stack([ngram_surprisal(grams[s], x).double().sum() for x in X])
+                                          for s in speakers])
+            per = baselines.kn_nats(kn, texts)
+            nats["Kneser-Ney 7"] = torch.tensor([[p[s] for p in per] for s in speakers], dtype=torch.float64)
+            per = [nb.nats(t) for t in texts]
+            nats["word 1-2-gram NB"] = torch.tensor([[p[s] for p in per] for s in speakers], dtype=torch.float64)
+            for k in model_sets:
+                nats[k + COMBINED] = nats[k] + nats["Kneser-Ney 7"]
+        for m in methods:
+            guesses = nats[m].argmin(0).tolist()  # the lowest loss per passage
             right, confusion = 0, {s: {t: 0 for t in speakers} for s in speakers}
             for (true, _), g in zip(rows, guesses):
                 confusion[true][speakers[g]] += 1

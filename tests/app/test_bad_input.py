@@ -336,6 +336,10 @@ CLI_CASES.update({  # the third round (issue 20)
                                             "40,000 characters long; the limit is 20,000"),
     "whosaid on spaces and newlines": (["whosaid", "--text", "{passages}/blank-passage.txt"], "nothing to attribute"),
     "whosaid a file that is not there": (["whosaid", "--text", "{passages}/nowhere.txt"], "cannot read"),
+    "whosaid with neither --text nor --jsonl": (["whosaid"], "give one of --text FILE"),
+    "whosaid with both --text and --jsonl": (["whosaid", "--text", "-", "--jsonl", "-"], "give one of --text FILE"),
+    "whosaid --jsonl of a file that is not there": (["whosaid", "--jsonl", "{passages}/nowhere.jsonl", "--out",
+                                                     "{shipped}"], "cannot read"),
     "lens --escapes with a broken escape": (["lens", "--checkpoint", "small-run", "--escapes", "--text", "The \\x"],
                                             "--text has a broken escape"),
     "lens --escapes of a character outside it": (["lens", "--checkpoint", "small-run", "--escapes", "--text",
@@ -359,7 +363,7 @@ CLI_CASES.update({  # the third round (issue 20)
 
 
 def cli(places, argv: list[str], capsys) -> tuple[int, str, str]:
-    argv = [a.format(**{k: places[k] for k in ("root", "bad", "data", "passages")}) for a in argv]
+    argv = [a.format(**{k: places[k] for k in ("root", "bad", "data", "passages", "shipped")}) for a in argv]
     if "--out" not in argv:
         argv += ["--out", str(places["root"])]
     try:
@@ -553,6 +557,24 @@ def test_whosaid_reads_a_passage_as_people_save_it(places, tmp_path, capsys, mon
     rc, out, err = cli(places, ["whosaid", "--text", "-"], capsys)
     assert rc == 2 and "standard input: not UTF-8 text (bad byte at position 8)" in err, err
     assert "Traceback" not in err
+
+
+def test_whosaid_jsonl_gives_one_verdict_a_line_and_names_the_bad_lines(places, tmp_path, capsys):
+    """Many passages in one run (issue 24): one JSON object a line in, one verdict a line out; a line
+    that cannot be scored says why on its own line, the others are attributed, and the run exits 2."""
+    lines = [json.dumps({"text": "We will make America great again, believe me."}), "", "{not json",
+             json.dumps({"text": "   "}), json.dumps({"words": "no text"}),
+             json.dumps({"text": "The state of our union is strong, and we will get this done."})]
+    path = tmp_path / "passages.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rc, out, err = cli(places, ["whosaid", "--jsonl", str(path), "--out", "{shipped}"], capsys)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rc == 2 and "3 line(s) could not be attributed" in err and "Traceback" not in err
+    assert [r["line"] for r in rows] == [1, 3, 4, 5, 6]
+    assert [("guess" in r, "error" in r) for r in rows] == [(True, False), (False, True), (False, True),
+                                                             (False, True), (True, False)]
+    assert "nothing to attribute" in rows[2]["error"] and '"text"' in rows[3]["error"]
+    assert rows[0]["chars"] == len("We will make America great again, believe me.") - 1
 
 
 @pytest.mark.parametrize("page, key", [("heads", "heads_passage_"), ("compare", "compare_passage_")])

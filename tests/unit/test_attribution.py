@@ -10,7 +10,7 @@ import torch
 from helpers import BIDEN, OBAMA, ROOT, TRUMP, one_thread  # noqa: F401 (autouse)
 
 from core.errors import UserError
-from core.lessons.attribution import accuracy_curve, verdict, who_said
+from core.lessons.attribution import BASELINES, COMBINED, accuracy_curve, verdict, who_said
 from core.model.scoring import surprisal, surprisal_rows
 from core.runs import checkpoints as ck
 from core.text.corpus import load_speaker
@@ -64,6 +64,7 @@ def test_accuracy_grows_with_length_and_beats_chance(models, splits):
     curve = accuracy_curve({"from scratch": models}, {s: splits[s][1] for s in SPEAKERS},
                            {s: splits[s][0] for s in SPEAKERS}, lengths=(25, 500), per_speaker=12, seed=3)
     assert curve.counts == [36, 36] and curve.chance == pytest.approx(1 / 3)
-    scratch, ngram = curve.methods["from scratch"], curve.methods["n-gram"]
-    assert scratch[1] > scratch[0] and scratch[1] > 0.6 and ngram[1] > 1 / 3
-    assert sum(sum(row.values()) for row in curve.confusion["n-gram"]["500"].values()) == 36
+    scratch, ngram, kn = curve.methods["from scratch"], curve.methods["3-gram"], curve.methods["Kneser-Ney 7"]
+    assert scratch[1] > scratch[0] and scratch[1] > 0.6 and ngram[1] > 1 / 3 and kn[1] > 0.6
+    assert set(curve.methods) == {"from scratch", *BASELINES, "from scratch" + COMBINED}
+    assert sum(sum(row.values()) for row in curve.confusion["3-gram"]["500"].values()) == 36
