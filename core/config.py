@@ -130,6 +130,9 @@ class TrainConfig:
     dtype: str = setting("auto", "dtype", "auto: bf16 autocast where the device multiplies bf16 natively",
                          choices=("auto", "float32", "bfloat16"))
     compile: bool = setting(False, "torch.compile", "compile the model (worth it on a GPU for long runs)")
+    lora_rank: int = setting(0, "LoRA rank", "fine-tune a low-rank update of this rank for each projection "
+                             "instead of every weight (0: every weight); needs a base (--init-from)", 0, 1024,
+                             models=GPT)
 
     def __post_init__(self):
         _check_fields(self)
@@ -197,6 +200,12 @@ PRESETS: dict[str, Preset] = {
                 ModelConfig(model_type="gpt", vocab_size=1, block_size=64, n_layer=4, n_head=4, n_embd=128),
                 TrainConfig(batch_size=32, max_iters=600, learning_rate=3e-4, min_lr=3e-5, warmup_iters=30,
                             eval_interval=100, eval_iters=40)),
+        _preset("lora", "continue a base model on one speaker through low-rank updates (rank 8) of its "
+                "projections, the base's weights frozen: a few percent of the weights train and are saved; "
+                "use with a base run (--init-from)",
+                ModelConfig(model_type="gpt", vocab_size=1, block_size=64, n_layer=4, n_head=4, n_embd=128),
+                TrainConfig(batch_size=32, max_iters=400, learning_rate=1e-3, min_lr=1e-4, warmup_iters=20,
+                            weight_decay=0.0, eval_interval=50, eval_iters=40, lora_rank=8)),
         _preset("lecture", "the lecture's GPT: 6 layers, 6 heads, 384 wide, block 256, ~10.8M params; GPU",
                 ModelConfig(model_type="gpt", vocab_size=1, block_size=256, n_layer=6, n_head=6,
                             n_embd=384, dropout=0.2),

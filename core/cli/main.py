@@ -211,6 +211,17 @@ def cmd_runs(args) -> None:
     _out(args, {"runs": rows + bad}, "\n".join(lines) or "no runs yet")
 
 
+def cmd_compact(args) -> None:
+    run_dir = rec.resolve_run(args.checkpoint, Path(args.out))
+    status = rec.status(run_dir)
+    if status.status != "finished":
+        raise UserError(f"{run_dir.name} is {status.status}: only a finished run's weights are compacted")
+    before = (run_dir / rec.BEST).stat().st_size
+    after = ck.compact(run_dir)
+    _out(args, {"run": run_dir.name, "bytes_before": before, "bytes_after": after},
+         f"{run_dir.name}: model.pt {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB (bf16); latest.pt dropped")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core", description="Podium's engine from the command line.")
     common = argparse.ArgumentParser(add_help=False)
@@ -282,6 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("runs", parents=[common], help="list the saved runs")
     r.set_defaults(func=cmd_runs)
+    c = sub.add_parser("compact", parents=[common], help="store a finished run's best weights in bf16 (half the "
+                       "size, how a big base ships) and drop its optimizer state")
+    c.add_argument("--checkpoint", required=True, help="run name or folder")
+    c.set_defaults(func=cmd_compact)
     cli_heads.add_parsers(sub, common)
     cli_speak.add_parsers(sub, common)
     cli_ladder.add_parsers(sub, common)

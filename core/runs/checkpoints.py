@@ -21,11 +21,13 @@ from pathlib import Path
 import torch
 
 from core.device import available_bytes
+from core.model import lora
 from core.model.models import build_model
 from core.runs.record import (
     BEST,
     FORMAT,
     LATEST,
+    META,
     VERSION,
     RecordError,
     RunRecord,
@@ -41,9 +43,11 @@ class CheckpointError(RecordError):
 
 
 def save_checkpoint(path: Path, model: torch.nn.Module, record: RunRecord, **extra) -> None:
-    """Atomically write the model's weights (+ extra state: optimizer, step, rng) with the record."""
+    """Atomically write the model's weights (+ extra state: optimizer, step, rng) with the record. A
+    LoRA run's weights are its low-rank updates alone (core.model.lora): the base holds the rest."""
+    weights = lora.adapters(model) if record.train.lora_rank else model.state_dict()
     payload = {"format": FORMAT, "version": VERSION, "meta": json.dumps(record.to_dict(), ensure_ascii=False),
-               "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
+               "model": {k: v.detach().cpu() for k, v in weights.items()}, **extra}
     atomic_write(Path(path), lambda f: torch.save(payload, f))
 
 
@@ -57,6 +61,7 @@ class Checkpoint:
     record: RunRecord
     tokenizer: CharTokenizer
     state: dict  # the whole payload: "model", and "optimizer", "step", "rng" in latest.pt
+    path: Path | None = None
 
     @property
     def model_config(self):
@@ -68,8 +73,11 @@ def _check_tensors(path: Path, record: RunRecord, weights) -> None:
     meta device: nothing is allocated), finite, and would fit in memory."""
     if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
         raise CheckpointError(f"{path.name} holds no weights")
-    with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in build_model(record.model).state_dict().items()}
+    if record.train.lora_rank:  # a LoRA run: its low-rank updates
+        expected = lora.shapes(record.model, record.train.lora_rank)
+    else:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in build_model(record.model).state_dict().items()}
     got = {k: tuple(v.shape) for k, v in weights.items()}
     if expected != got:
         missing = sorted(set(expected) - set(got))[:3]
@@ -122,13 +130,46 @@ def read_checkpoint(path: Path) -> Checkpoint:
         raise CheckpointError(f"{path.name}: model vocab_size {record.model.vocab_size} does not match "
                               f"its vocabulary of {tok.vocab_size} characters")
     _check_tensors(path, record, payload.get("model"))
-    return Checkpoint(record, tok, payload)
+    return Checkpoint(record, tok, payload, path)
+
+
+def compact(run_dir: Path) -> int:
+    """Store a finished run's best weights in bf16 (half the bytes; they load into fp32 and predict
+    within bf16's rounding) and drop its optimizer state (latest.pt): how a big model ships. Returns
+    the new size in bytes."""
+    path = Path(run_dir) / BEST
+    ckpt = read_checkpoint(path)
+    weights = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in ckpt.state["model"].items()}
+    payload = {**{k: v for k, v in ckpt.state.items() if k in ("format", "version", "meta")}, "model": weights}
+    atomic_write(path, lambda f: torch.save(payload, f))
+    (Path(run_dir) / LATEST).unlink(missing_ok=True)
+    return path.stat().st_size
+
+
+def base_weights(record: RunRecord, root: Path) -> dict:
+    """The weights of the run a LoRA run adapts (its init_from, in the same runs folder)."""
+    try:
+        base = read_checkpoint(resolve_run(record.init_from, root) / BEST)
+    except RecordError as e:
+        raise CheckpointError(f"{record.name} adapts {record.init_from}, which cannot be read: {e}") from None
+    if base.record.model.to_dict() != record.model.to_dict() or base.tokenizer != record.tokenizer():
+        raise CheckpointError(f"{record.name} adapts {record.init_from}, whose model is no longer the one it "
+                              "adapted (another architecture or vocabulary)")
+    return base.state["model"]
 
 
 def build_from(ckpt: Checkpoint, device: torch.device | str = "cpu") -> torch.nn.Module:
-    """The model the checkpoint describes, with its weights (shapes checked by read_checkpoint)."""
+    """The model the checkpoint describes, with its weights (shapes checked by read_checkpoint); a
+    LoRA run's is its base with the low-rank updates merged in. Weights stored in bf16 (a shipped
+    base) load into fp32."""
     model = build_model(ckpt.record.model, seed=0)  # weights replaced below; the global RNG untouched
-    model.load_state_dict(ckpt.state["model"], strict=True)
+    weights = ckpt.state["model"]
+    if ckpt.record.train.lora_rank:
+        if ckpt.path is None or not (ckpt.path.parent / META).exists():
+            raise CheckpointError(f"{ckpt.record.name} holds low-rank updates only: load it from its run folder, "
+                                  f"beside its base {ckpt.record.init_from}")
+        weights = lora.merged(base_weights(ckpt.record, ckpt.path.parent.parent), weights)
+    model.load_state_dict(weights, strict=True)
     return model.to(device).eval()
 
 
@@ -145,9 +186,14 @@ class LoadedModel:
 
     @functools.cached_property
     def digest(self) -> str:
-        """SHA-256 of the weights file as loaded: what anything computed from these weights is stored
-        under (core.runs.probed), the same in a fresh clone (unlike the file's mtime)."""
-        return file_digest(self.path)
+        """SHA-256 of the weights file as loaded (and of its base's, for a LoRA run): what anything
+        computed from these weights is stored under (core.runs.probed), the same in a fresh clone
+        (unlike the file's mtime)."""
+        own = file_digest(self.path)
+        if not self.record.train.lora_rank:
+            return own
+        base = resolve_run(self.record.init_from, Path(self.path).parent.parent) / BEST
+        return hashlib.sha256((own + file_digest(base)).encode()).hexdigest()
 
 
 def file_digest(path: Path) -> str:

@@ -126,6 +126,8 @@ def plan(request: RunRequest, root: Path | None = None, data_dir: Path | None = 
         device = pick_device(train_cfg.device)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    if train_cfg.lora_rank and base is None:
+        raise ConfigError("a LoRA run adapts a base model: give the run it starts from (--init-from RUN)")
     check_memory(model_cfg, train_cfg, device)
     check_data(data, model_cfg)
     record = RunRecord(name="", speakers=data.names, model=model_cfg, train=train_cfg,
@@ -195,24 +197,29 @@ class StopFlag:
 
 
 def _start_state(run_dir: Path, record: RunRecord, root: Path) -> tuple[Start, str]:
-    """Where this run's training starts, and a line saying so."""
+    """Where this run's training starts, and a line saying so. A LoRA run always starts from its
+    base's weights; what it saved (and resumes) is its low-rank updates."""
+    lora = record.train.lora_rank > 0
+    base = ck.base_weights(record, root) if lora else None
     if record.step > 0 or (run_dir / rec.LATEST).exists():
         if (run_dir / rec.LATEST).exists():
             saved = ck.read_checkpoint(run_dir / rec.LATEST)
             state = saved.state
-            return Start(weights=state["model"], optimizer=state.get("optimizer"), step=int(state["step"]),
+            return Start(weights=base if lora else state["model"], adapters=state["model"] if lora else None,
+                         optimizer=state.get("optimizer"), step=int(state["step"]),
                          saved=state, history=record.history, best_val=rec.best_loss(record),
                          best_step=record.best_step), f"resuming {record.name} from step {int(state['step']):,}"
         best = ck.read_checkpoint(run_dir / rec.BEST)
         step = record.best_step or 0
         history = [h for h in record.history if h["step"] <= step]
-        return (Start(weights=best.state["model"], step=step, history=history, best_val=rec.best_loss(record),
-                      best_step=record.best_step),
+        return (Start(weights=base if lora else best.state["model"], adapters=best.state["model"] if lora else None,
+                      step=step, history=history, best_val=rec.best_loss(record), best_step=record.best_step),
                 f"{record.name} has no optimizer state (latest.pt): continuing from its best weights (step "
                 f"{step:,}) with a fresh optimizer")
     if record.init_from:
-        base = _base(record.init_from, root)
-        return Start(weights=base.state["model"]), f"starting from {record.init_from}'s weights (fine-tuning)"
+        weights = base if lora else _base(record.init_from, root).state["model"]
+        how = f"low-rank updates of rank {record.train.lora_rank}" if lora else "fine-tuning"
+        return Start(weights=weights), f"starting from {record.init_from}'s weights ({how})"
     return Start(), ""
 
 

@@ -15,6 +15,7 @@ import torch
 from core.config import ConfigError, ModelConfig, TrainConfig, training_bytes
 from core.device import autocast, available_bytes, enable_fast_math, pick_device, resolve_dtype
 from core.errors import SaveFailed, TrainingDiverged
+from core.model import lora
 from core.model.models import build_model
 from core.text.batching import get_batch
 from core.text.dataset import TrainingData
@@ -134,6 +135,7 @@ class Start:
     (fine-tuning: weights only, a fresh optimizer), or a saved state to resume (weights, optimizer,
     step, every process's RNG states, and the history so far)."""
     weights: dict | None = None
+    adapters: dict | None = None   # a LoRA run's saved low-rank updates (weights: its base's)
     optimizer: dict | None = None
     step: int = 0
     saved: dict = field(default_factory=dict)  # latest.pt's payload: rng, torch_rng (and *_ranks)
@@ -167,6 +169,10 @@ def fit(data: TrainingData, model_cfg: ModelConfig, cfg: TrainConfig, *, start: 
     model = build_model(model_cfg, seed=cfg.seed).to(device)  # initial weights follow the run's seed
     if start.weights is not None:
         model.load_state_dict(start.weights)
+    if cfg.lora_rank:  # the base frozen; low-rank updates of its projections train
+        lora.adapt(model, cfg.lora_rank, seed=cfg.seed)
+        if start.adapters is not None:
+            lora.load_adapters(model, start.adapters)
     optimizer = make_optimizer(model, cfg, device)
     if start.optimizer is not None:
         optimizer.load_state_dict(start.optimizer)

@@ -1,0 +1,77 @@
+"""core.model.lora and a LoRA run end to end: the adapted model starts as its base exactly; only the
+low-rank updates train and are saved; the merged plain GPT predicts what the adapted one does (the
+oracle); a LoRA run resumes, and loads beside its base; a compacted (bf16) base still loads."""
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import OBAMA, copy_shipped, one_thread  # noqa: F401 (autouse)
+
+from core.model import lora
+from core.model.gpt import GPT
+from core.runs import checkpoints as ck
+from core.runs import record as rec
+from core.runs import start as runs
+
+BASE = "sotu-base-gpt-tiny"
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return copy_shipped(tmp_path_factory.mktemp("lora"), (BASE,))
+
+
+def test_an_adapted_model_starts_as_its_base_and_trains_only_its_updates(root):
+    base = ck.load_model(BASE, root=root).model
+    model = GPT(base.config)
+    model.load_state_dict(base.state_dict())
+    idx = torch.randint(0, base.config.vocab_size, (2, 16))
+    trainable = lora.adapt(model, rank=4, seed=0)
+    torch.testing.assert_close(model(idx)[0], base(idx)[0])  # B = 0: the update is zero
+    assert {id(p) for p in trainable} == {id(p) for p in model.parameters() if p.requires_grad}
+    n = sum(p.numel() for p in trainable)
+    assert n == sum(a * b for a, b in [s for s in lora.shapes(base.config, 4).values()])
+    assert n < 0.1 * sum(p.numel() for p in model.parameters())
+
+
+def test_the_merged_model_predicts_what_the_adapted_one_does(root):
+    base = ck.load_model(BASE, root=root).model
+    model = GPT(base.config)
+    model.load_state_dict(base.state_dict())
+    lora.adapt(model, rank=4, seed=1)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.normal_(0, 0.05)
+    plain = GPT(base.config).eval()
+    plain.load_state_dict(lora.merged(base.state_dict(), lora.adapters(model)))
+    idx = torch.randint(0, base.config.vocab_size, (2, 16))
+    torch.testing.assert_close(plain(idx)[0], model.eval()(idx)[0], rtol=1e-4, atol=1e-4)
+
+
+def test_a_lora_run_saves_its_updates_loads_beside_its_base_and_resumes(root):
+    request = runs.RunRequest.make([OBAMA], "gpt", "lora", init_from=BASE, max_iters=6, eval_interval=3,
+                                   eval_iters=2, batch_size=4)
+    created = runs.create(request, root)
+    assert created.train.lora_rank == 8 and created.role == "fine-tune"
+    result = runs.execute(created.path, lock=created.lock, samples=False)
+    assert result.status == "finished"
+    saved = torch.load(created.path / rec.BEST, weights_only=True)["model"]
+    assert {k: tuple(v.shape) for k, v in saved.items()} == lora.shapes(created.model, 8)
+    loaded = ck.load_model(created.name, root=root)  # the base with the updates merged in: a plain GPT
+    assert not any(p.requires_grad is False for p in loaded.model.parameters())
+    assert rec.RunRecord.load(created.path).val_loss_full[OBAMA] > 0
+    runs.resume(created.path, max_iters=9)
+    assert runs.wait(created.path, timeout=180).step == 9
+    with pytest.raises(runs.ConfigError, match="adapts a base"):
+        runs.plan(runs.RunRequest.make([OBAMA], "gpt", "tiny", lora_rank=8), root)
+
+
+def test_a_compacted_base_halves_and_still_loads(root, tmp_path):
+    copy = copy_shipped(tmp_path, (BASE,))
+    before = ck.load_model(BASE, root=copy).model
+    size = (copy / BASE / rec.BEST).stat().st_size
+    assert ck.compact(copy / BASE) < 0.6 * size
+    after = ck.load_model(BASE, root=copy).model
+    idx = torch.randint(0, before.config.vocab_size, (1, 32))
+    assert (after(idx)[0] - before(idx)[0]).abs().max() < 0.1
