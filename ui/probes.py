@@ -34,12 +34,11 @@ def scores(run: rec.RunRecord, speaker: str | None = None) -> list[dict]:
 
 
 def head_labels(run: rec.RunRecord) -> list[list[tuple[str, float]]]:
-    """[layer][head] -> (its strongest pattern's label, or 'diffuse' below core.probe.heads.CLEAR; the score):
-    for the Attention page's layer x head grid."""
+    """[layer][head] -> (what the head does, core.probe.heads.HeadScore.label: a pattern, or how broadly
+    it spreads and what it leans to; its strongest relative score): the Attention page's grid."""
     out: dict[int, list] = {}
     for r in scores(run):
-        name, score = r["best"], r["best_score"]
-        out.setdefault(r["layer"], []).append((heads.LABELS[name] if score >= heads.CLEAR else "diffuse", score))
+        out.setdefault(r["layer"], []).append((r["label"], r["best_score"]))
     return [out[i] for i in sorted(out)]
 
 

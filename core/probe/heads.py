@@ -31,11 +31,16 @@ from torch.nn import functional as F
 from core.errors import UserError
 from core.text.tokenizer import CharTokenizer
 
-REAL_PATTERNS = ("previous_token", "last_space", "last_newline", "sentence_start")
+REAL_PATTERNS = ("previous_token", "self", "two_back", "three_back", "last_space", "last_newline", "sentence_start",
+                 "vowels", "capitals", "punctuation")
 SYNTHETIC_PATTERNS = ("duplicate_token", "induction")
-PATTERNS = ("previous_token", "duplicate_token", "induction", "last_space", "last_newline", "sentence_start")
+PATTERNS = ("previous_token", "duplicate_token", "induction", "self", "two_back", "three_back", "last_space",
+            "last_newline", "sentence_start", "vowels", "capitals", "punctuation")
 LABELS = {"previous_token": "previous char", "duplicate_token": "duplicate char", "induction": "induction",
-          "last_space": "word start", "last_newline": "last newline", "sentence_start": "sentence start"}
+          "self": "current char", "two_back": "2 chars back", "three_back": "3 chars back",
+          "last_space": "word start", "last_newline": "last newline", "sentence_start": "sentence start",
+          "vowels": "vowels", "capitals": "capitals", "punctuation": "punctuation"}
+CLASSES = {"vowels": "aeiouAEIOU", "capitals": "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "punctuation": ".,;:!?-'\"()"}
 ABLATIONS = ("mean", "zero")
 SENTENCE_ENDS = ".!?\n"
 CLEAR = 0.3  # a head "is" a pattern's head when that score reaches this (the issue's induction threshold)
@@ -80,11 +85,26 @@ def last_of_pattern(ids: torch.Tensor, target_ids: Iterable[int]) -> torch.Tenso
     return out
 
 
+def offset_pattern(T: int, back: int) -> torch.Tensor:
+    """[i, i - back] = 1: each position attends to the one `back` characters before (0: itself)."""
+    return torch.diag(torch.ones(T - back), -back) if back < T else torch.zeros(T, T)
+
+
+def class_pattern(ids: torch.Tensor, target_ids: Iterable[int]) -> torch.Tensor:
+    """[i, j] = 1 for every j <= i whose character is in the class: the query's whole past of it."""
+    hit = torch.isin(ids, torch.as_tensor(list(target_ids), dtype=ids.dtype)).float()
+    return torch.tril(hit[None, :].expand(ids.numel(), -1))
+
+
 def pattern_matrices(ids: torch.Tensor, tokenizer: CharTokenizer, names: Sequence[str]) -> torch.Tensor:
     """(len(names), T, T) the detection patterns of one sequence of ids."""
     def ids_of(chars):
         return [tokenizer.stoi[c] for c in chars if c in tokenizer.stoi]
     make: dict[str, Callable[[], torch.Tensor]] = {
+        "self": lambda: offset_pattern(ids.numel(), 0),
+        "two_back": lambda: offset_pattern(ids.numel(), 2),
+        "three_back": lambda: offset_pattern(ids.numel(), 3),
+        **{name: (lambda chars=chars: class_pattern(ids, ids_of(chars))) for name, chars in CLASSES.items()},
         "previous_token": lambda: previous_token_pattern(ids.numel()),
         "duplicate_token": lambda: duplicate_token_pattern(ids),
         "induction": lambda: induction_pattern(ids),
@@ -140,21 +160,35 @@ class HeadScore:
     scores: dict[str, float]      # pattern -> share of attention on it, in [0, 1]
     worth: float | None = None    # val loss increase (nats/char) when the head is ablated
     ablation: str | None = None   # "mean" or "zero"
+    relative: dict[str, float] = field(default_factory=dict)  # pattern -> (share - uniform's) / (1 - uniform's)
+    spread: float | None = None   # how many keys the head averages, in effect: exp(entropy of its weights)
+    attends: list = field(default_factory=list)  # [char, share of its attention, lift over a uniform head]
 
     @property
     def best(self) -> tuple[str, float]:
-        """The strongest pattern and its score."""
-        name = max(self.scores, key=self.scores.__getitem__)
-        return name, self.scores[name]
+        """The strongest pattern and its score: relative to what a head attending uniformly to the past
+        would score on it (a class of characters gets much of any head's attention), when known."""
+        scores = self.relative or self.scores
+        name = max(scores, key=scores.__getitem__)
+        return name, scores[name]
 
     @property
     def label(self) -> str:
-        """The strongest pattern's name when it is clear (score >= CLEAR), else 'diffuse'."""
+        """The strongest pattern when it is clear (score >= CLEAR); else what the head does instead:
+        spread over ~N characters, leaning to the character it prefers most (its lift)."""
         name, score = self.best
-        return LABELS[name] if score >= CLEAR else "diffuse"
+        if score >= CLEAR:
+            return LABELS[name]
+        if self.spread is None:
+            return "diffuse"
+        lean = next((f", leans to {c!r}" for c, share, lift in self.attends if lift >= LEAN and share >= 0.05), "")
+        return f"broad: ~{self.spread:.0f} chars{lean}"
 
     def to_dict(self) -> dict:
         return {**asdict(self), "best": self.best[0], "best_score": self.best[1], "label": self.label}
+
+
+LEAN = 1.5  # a head "leans to" a character it gives 1.5x the attention a uniform head would
 
 
 def _weights(model, idx: torch.Tensor) -> torch.Tensor:
@@ -170,11 +204,20 @@ def _weights(model, idx: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def detect(model, tokenizer: CharTokenizer, text: str, n_windows: int = 32, n_random: int = 16,
-           seed: int = 0, patterns: Sequence[str] = PATTERNS) -> torch.Tensor:
+           seed: int = 0, patterns: Sequence[str] = PATTERNS, relative: bool = False) -> torch.Tensor:
     """(L, H, len(patterns)) every head's score on each pattern: the real-text patterns on windows of
-    text, the synthetic ones on random letters repeated twice."""
+    text, the synthetic ones on random letters repeated twice. relative: each score against a head
+    that attends uniformly to the past, (s - u) / (1 - u): 0 is no preference, 1 all on the pattern."""
+    return _detect(model, tokenizer, text, n_windows, n_random, seed, patterns)[1 if relative else 0]
+
+
+def _detect(model, tokenizer, text, n_windows, n_random, seed, patterns):
+    """(raw, relative) scores (L, H, P), and (spread (L, H), attends [layer][head] -> leanings) from
+    the real-text windows."""
     T = model.config.block_size
-    out = torch.zeros(model.config.n_layer, model.config.n_head, len(patterns))
+    L, H = model.config.n_layer, model.config.n_head
+    raw, rel = torch.zeros(L, H, len(patterns)), torch.zeros(L, H, len(patterns))
+    spread, attends = torch.zeros(L, H), [[[] for _ in range(H)] for _ in range(L)]
     groups = [([p for p in patterns if p in REAL_PATTERNS], lambda: text_windows(tokenizer, text, T, n_windows)),
               ([p for p in patterns if p in SYNTHETIC_PATTERNS], lambda: repeated_random(tokenizer, T, n_random, seed))]
     for names, make in groups:
@@ -182,18 +225,38 @@ def detect(model, tokenizer: CharTokenizer, text: str, n_windows: int = 32, n_ra
             continue
         idx = make()                                                       # (B, T)
         w = _weights(model, idx)                                           # (B, L, H, T, T)
+        t = w.shape[-1]
+        uniform = torch.tril(torch.ones(t, t)) / torch.arange(1, t + 1)[:, None]  # a head with no preference
         pats = torch.stack([pattern_matrices(seq, tokenizer, names) for seq in idx])  # (B, P, T, T)
         for k, name in enumerate(names):
-            s = pattern_score(w, pats[:, None, None, k])                   # (B, L, H)
-            out[..., patterns.index(name)] = s.mean(0)
-    return out
+            s = pattern_score(w, pats[:, None, None, k]).mean(0)           # (L, H)
+            u = pattern_score(uniform, pats[:, k]).mean()                  # ()
+            raw[..., patterns.index(name)] = s
+            rel[..., patterns.index(name)] = (s - u) / (1 - u).clamp_min(1e-6) if u < 1 else torch.zeros_like(s)
+        if names and names[0] in REAL_PATTERNS:
+            q = slice(t // 4, t)  # queries with some past: the first few see almost nothing
+            a = w[..., q, :]                                               # (B, L, H, Tq, T)
+            spread = torch.exp(-(a * a.clamp_min(1e-12).log()).sum(-1)).mean((0, 3))   # (L, H) effective keys
+            onehot = F.one_hot(idx, tokenizer.vocab_size).float()          # (B, T, V)
+            share = torch.einsum("blhqk,bkv->lhv", a, onehot) / (a.shape[0] * a.shape[3])
+            base = torch.einsum("qk,bkv->v", uniform[q], onehot) / (a.shape[0] * a.shape[3])
+            lift = share / base.clamp_min(1e-9)
+            for i in range(L):
+                for j in range(H):
+                    top = torch.argsort(share[i, j] * (base > 0.005), descending=True)[:5].tolist()
+                    attends[i][j] = [[tokenizer.chars[c], round(float(share[i, j, c]), 4),
+                                      round(float(lift[i, j, c]), 2)]
+                                     for c in sorted(top, key=lambda c, i=i, j=j: -float(lift[i, j, c]))]
+    return raw, rel, spread, attends
 
 
 def head_labels(model, tokenizer: CharTokenizer, text: str, **kw) -> list[list[tuple[str, float]]]:
-    """[layer][head] -> (the head's strongest pattern, its score): the Attention grid's labels."""
-    s = detect(model, tokenizer, text, **kw)
-    return [[(PATTERNS[int(s[i, j].argmax())], float(s[i, j].max())) for j in range(s.shape[1])]
-            for i in range(s.shape[0])]
+    """[layer][head] -> (what the head does, as HeadScore.label says it; its strongest relative score)."""
+    rows = score_heads(model, tokenizer, text, ablation=False, **kw)
+    out: dict[int, list] = {}
+    for r in rows:
+        out.setdefault(r.layer, []).append((r.label, r.best[1]))
+    return [out[i] for i in sorted(out)]
 
 
 # ---------------------------------------------------------------- ablation
@@ -402,12 +465,17 @@ def head_worth(model, tokenizer: CharTokenizer, text: str, mode: str = "mean", m
 
 def score_heads(model, tokenizer: CharTokenizer, val_text: str, mode: str = "mean", ablation: bool = True,
                 max_chars: int | None = None, **detect_kw) -> list[HeadScore]:
-    """Every head: its pattern scores and (with ablation) its worth in nats over val_text."""
-    s = detect(model, tokenizer, val_text, **detect_kw)
+    """Every head: its pattern scores (raw and relative), how widely it spreads, the characters it
+    leans to, and (with ablation) its worth in nats over val_text."""
+    kw = {"n_windows": 32, "n_random": 16, "seed": 0, **detect_kw}
+    raw, rel, spread, attends = _detect(model, tokenizer, val_text, kw["n_windows"], kw["n_random"], kw["seed"],
+                                        PATTERNS)
     worth = head_worth(model, tokenizer, val_text, mode, max_chars)[1] if ablation else None
-    return [HeadScore(i, j, {p: round(float(s[i, j, k]), 4) for k, p in enumerate(PATTERNS)},
-                      None if worth is None else round(float(worth[i, j]), 5), mode if ablation else None)
-            for i in range(s.shape[0]) for j in range(s.shape[1])]
+    return [HeadScore(i, j, {p: round(float(raw[i, j, k]), 4) for k, p in enumerate(PATTERNS)},
+                      None if worth is None else round(float(worth[i, j]), 5), mode if ablation else None,
+                      {p: round(float(rel[i, j, k]), 4) for k, p in enumerate(PATTERNS)},
+                      round(float(spread[i, j]), 2), attends[i][j])
+            for i in range(raw.shape[0]) for j in range(raw.shape[1])]
 
 
 def parse_heads(spec: str) -> list[HeadRef]:

@@ -70,7 +70,7 @@ def text_key(text: str) -> str:
 
 def head_scores(loaded: LoadedModel, text: str) -> list[dict]:
     """Every head's pattern scores on a text (a speaker's val split), as HeadScore.to_dict() rows."""
-    return remember(loaded, f"heads.scores:{text_key(text)}", lambda: [
+    return remember(loaded, f"heads.scores.v2:{text_key(text)}", lambda: [
         r.to_dict() for r in score_heads(loaded.model, loaded.tokenizer, text, ablation=False)])
 
 

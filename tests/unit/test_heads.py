@@ -160,7 +160,23 @@ def test_shipped_obama_model_has_a_previous_token_head_worth_the_most():
     assert max(rows, key=lambda r: r.worth) == prev  # knocking it out costs the most
     assert all(r.worth < prev.worth / 10 for r in rows if r.layer == 3)
     labels = heads.head_labels(loaded.model, loaded.tokenizer, val)
-    assert labels[0][prev.head] == ("previous_token", pytest.approx(prev.scores["previous_token"], abs=1e-4))
+    assert labels[0][prev.head] == ("previous char", pytest.approx(prev.relative["previous_token"], abs=1e-4))
+
+
+def test_every_shipped_head_says_what_it_does():
+    """Issue 23: no head is merely "diffuse": a pattern it follows (relative to a head that attends
+    uniformly to the past), or how broadly it spreads and the character it leans to. The shipped
+    Obama model's first layer reads 1, 2 and 3 characters back; a uniform head scores 0 relative."""
+    loaded = ck.load_model(OBAMA_RUN)
+    rows = heads.score_heads(loaded.model, loaded.tokenizer, speaker_data().speakers[0].speaker.split()[1],
+                             ablation=False)
+    assert all(r.label != "diffuse" and r.spread is not None and r.attends for r in rows)
+    first = {r.label for r in rows if r.layer == 0}
+    assert {"previous char", "2 chars back", "3 chars back"} <= first, first
+    broad = [r for r in rows if r.label.startswith("broad")]
+    assert all(r.best[1] < heads.CLEAR and r.spread > 5 for r in broad)
+    for r in rows:  # what a head leans to is its biggest lift among the characters it attends to most
+        assert [a[2] for a in r.attends] == sorted((a[2] for a in r.attends), reverse=True)
 
 
 def test_score_checkpoints_sorts_by_step_and_scores_like_the_loaded_model():

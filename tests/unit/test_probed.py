@@ -51,7 +51,7 @@ def test_latest_and_unwritable_folders_compute_without_storing(tmp_path, monkeyp
 def test_the_shipped_runs_carry_current_probes():
     """make probes stored them; a shipped model.pt that changed would need them again."""
     for run in rec.list_runs(ROOT / "checkpoints"):
-        if run.role == "rung":
+        if run.role == "rung" or run.status != "finished":  # a run training here now ships nothing yet
             continue
         stored = json.loads((run.path / probed.PROBES).read_text())[rec.BEST]
         assert stored["digest"] == ck.file_digest(run.path / rec.BEST), run.name

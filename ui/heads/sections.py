@@ -24,7 +24,11 @@ def head_name(layer: int, head: int) -> str:
 def heads_table(run, with_worth: bool) -> None:
     rows = cached.scores(run)
     frame = pd.DataFrame([{"head": head_name(r["layer"], r["head"]), "does": r["label"], "score": r["best_score"],
-                           **{core_heads.LABELS[p]: r["scores"][p] for p in core_heads.PATTERNS}} for r in rows])
+                           "spread (chars)": r.get("spread"),
+                           "attends most to": "  ".join(f"{visible(c)} {share:.0%} ({lift:.1f}x)"
+                                                       for c, share, lift in r.get("attends", [])[:3]),
+                           **{core_heads.LABELS[p]: r.get("relative", r["scores"]).get(p) for p in core_heads.PATTERNS}}
+                          for r in rows])
     if with_worth:
         w = cached.worth(run)
         frame.insert(3, "worth (nats)", [w["worth"][r["layer"]][r["head"]] for r in rows])
@@ -32,12 +36,18 @@ def heads_table(run, with_worth: bool) -> None:
                    "mean-ablated (its output replaced by its average over the val text, position by position).")
     st.dataframe(frame, hide_index=True, key="heads_table",
                  column_config={"score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0,
-                                                                         format="%.2f")})
-    st.caption(f"Each score is the share of the head's attention that lands on the pattern, over the positions "
-               f"where the pattern has a target (TransformerLens's head detector). A head is labelled with its "
-               f"strongest pattern when that share reaches {core_heads.CLEAR}, else 'diffuse'. Duplicate and "
-               "induction are measured on random letters repeated twice (Olsson et al. 2022), the rest on "
-               f"{run.speakers[0]}'s val text.")
+                                                                         format="%.2f"),
+                                "spread (chars)": st.column_config.NumberColumn(format="%.1f"),
+                                **{core_heads.LABELS[p]: st.column_config.NumberColumn(format="%.2f")
+                                   for p in core_heads.PATTERNS}})
+    st.caption(f"Each pattern's score is the share of the head's attention on it, over the positions where the "
+               "pattern has a target (TransformerLens's head detector), measured against a head that attends "
+               "evenly to the whole past: 0 is no preference, 1 is all of it on the pattern (a class of "
+               "characters, vowels say, gets a third of any head's attention). A head is labelled with its "
+               f"strongest pattern when that reaches {core_heads.CLEAR}; otherwise by how many characters it "
+               f"spreads over in effect (exp of its attention's entropy) and the character it gives "
+               f"{core_heads.LEAN}x or more the attention an even head would. Duplicate and induction are measured "
+               f"on random letters repeated twice (Olsson et al. 2022), the rest on {run.speakers[0]}'s val text.")
 
 
 def ablation(run, chosen: list[tuple[int, int]], mode: str, speakers: list[str], passage: str,
