@@ -1,5 +1,8 @@
-"""Plotly figure builders shared by the pages. Arrays arrive from core already computed."""
+"""Plotly figure builders shared by the pages, and the colours they share: one colour per speaker,
+declared once (speaker_color). Arrays arrive from core already computed."""
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 import plotly.colors as pc
@@ -8,6 +11,28 @@ import plotly.graph_objects as go
 MASK_GREY = "#d9d9d9"   # masked (future) cells: neutral grey, not a value
 DIVERGING = "RdBu_r"
 SEQUENTIAL = "Viridis"
+REF_GREY = "#7f7f7f"    # reference lines: uniform guess, count bigram, chance
+# One colour per speaker on every page. The three default speakers have their own; any other speaker
+# gets one of PALETTE (none of theirs, nor grey) picked from its name, so it keeps it across pages,
+# sessions and servers. PALETTE also colours what is not a speaker (methods, runs of many speakers).
+SPEAKER_COLORS = {"Barack Obama": "#1f77b4", "Donald J. Trump": "#d62728", "Joseph R. Biden Jr.": "#2ca02c"}
+PALETTE = ("#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#393b79", "#637939")
+
+
+def speaker_color(name: str) -> str:
+    """The speaker's colour, the same on every chart of every page."""
+    return SPEAKER_COLORS.get(name) or PALETTE[zlib.crc32(name.encode("utf-8")) % len(PALETTE)]
+
+
+def shade(color: str, k: int) -> str:
+    """The k-th variant of a colour, for a speaker's second, third, ... line on one chart (k = 0: the
+    colour itself; then darker, lighter, darker still, ...)."""
+    if k == 0:
+        return color
+    r, g, b = pc.hex_to_rgb(color)
+    f = 0.35 * ((k + 1) // 2) / (1 + 0.35 * ((k + 1) // 2))  # 0.26, 0.41, ...
+    target = 0 if k % 2 else 255
+    return "#{:02x}{:02x}{:02x}".format(*(round(v + f * (target - v)) for v in (r, g, b)))
 
 
 def _finite(z) -> np.ndarray:

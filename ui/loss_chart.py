@@ -1,21 +1,34 @@
 """The Train page's loss chart: per run, raw train loss (faint), smoothed (bold) and val (points and
-line), with grey reference lines (uniform guess, count bigram). Built as one dict: plotly's
-update_* calls are slow."""
+line), in its speaker's colour, with grey reference lines (uniform guess, count bigram). Built as one
+dict: plotly's update_* calls are slow."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
 from core.runs.metrics import Curves
-
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
-REF_GREY = "#7f7f7f"
+from ui.charts import PALETTE, REF_GREY, shade, speaker_color
 
 
-def loss_figure(series: list[tuple[str, Curves]], refs: list[tuple[str, float]], smoothing: float,
+def run_colors(speakers: list[list[str]]) -> list[str]:
+    """A colour per run from the speakers it trained on: a one-speaker run takes its speaker's colour
+    (ui.charts.speaker_color), a speaker's second run on the chart a shade of it; a run on many
+    speakers the next colour of the palette."""
+    out, seen, many = [], {}, 0
+    for group in speakers:
+        if len(group) == 1:
+            k = seen[group[0]] = seen.get(group[0], -1) + 1
+            out.append(shade(speaker_color(group[0]), k))
+        else:
+            out.append(PALETTE[many % len(PALETTE)])
+            many += 1
+    return out
+
+
+def loss_figure(series: list[tuple[str, Curves, str]], refs: list[tuple[str, float]], smoothing: float,
                 x_max: int) -> go.Figure:
+    """series: (label, curves, colour) per run."""
     data = []
-    for i, (name, c) in enumerate(series):
-        color = COLORS[i % len(COLORS)]
+    for name, c, color in series:
         data += [
             {"type": "scatter", "mode": "lines", "x": c.train_step, "y": c.train_loss, "name": f"{name} · train (raw)",
              "legendgroup": name, "line": {"color": color, "width": 1}, "opacity": 0.25, "showlegend": False,

@@ -15,8 +15,8 @@ from core.lessons.ngram import count_bigram_loss
 from core.runs import record as rec
 from core.runs import start as runs
 from core.runs.metrics import curves, format_duration, progress, uniform_loss
-from ui import state
-from ui.loss_chart import loss_figure
+from ui import fmt, state
+from ui.loss_chart import loss_figure, run_colors
 from ui.watch import GROUP, SELECTED, WATCHED, watch
 
 POLL = "2s"           # how often a page with runs training redraws their progress
@@ -141,9 +141,10 @@ def loss_chart(records: list[rec.RunRecord]) -> list[str]:
     smoothing = b.slider("Smoothing", 0.0, 0.99, 0.8, 0.01, key="train_smoothing", persist_state="session",
                          help="Debiased exponential moving average of the train loss, as in TensorBoard")
     series, x_max = [], 1
-    for name in chosen:
+    colors = run_colors([by_name[name].speakers for name in chosen])  # each run in its speaker's colour
+    for name, color in zip(chosen, colors):
         label = name + (f" (from {by_name[name].init_from})" if by_name[name].init_from else "")
-        series.append((label, curves(metrics(name))))
+        series.append((label, curves(metrics(name)), color))
         x_max = max([x_max, *series[-1][1].train_step, *series[-1][1].val_step])  # the axis grows as it trains
     vocab_sizes = sorted({by_name[n].model.vocab_size for n in chosen})
     refs = [(f"ln V = ln {v} = {uniform_loss(v):.3f} (uniform guess)", uniform_loss(v)) for v in vocab_sizes]
@@ -170,11 +171,12 @@ def history(records: list[rec.RunRecord]) -> None:
                      "best val loss": r.best_val_loss, "tokens/s": tps, "updated": r.updated[:19].replace("T", " ")})
     for u in state.scan_runs().unreadable:
         rows.append({"name": u.name, "status": "unreadable", "speakers": u.reason})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="train_history", width="stretch",
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="train_history", width="stretch", placeholder=fmt.MISSING,
                  column_config={"name": st.column_config.TextColumn(width="medium"),
                                 "speakers": st.column_config.TextColumn(width="medium"),
+                                "step": st.column_config.NumberColumn(format=fmt.COUNT),
                                 "best val loss": st.column_config.NumberColumn(format="%.4f"),
-                                "tokens/s": st.column_config.NumberColumn(format="%.0f")})
+                                "tokens/s": st.column_config.NumberColumn(format=fmt.COUNT)})
 
 
 def run_panel(records: list[rec.RunRecord]) -> None:
