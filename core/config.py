@@ -72,6 +72,9 @@ class ModelConfig:
                              "x = ffwd(x); deep stacks then optimise badly)", models=GPT)
     layer_norm: bool = setting(True, "LayerNorm", "pre-norm before attention and feed-forward, and a final "
                                "one before the head", models=GPT)
+    init: str = setting("normal", "initial weights", "normal: every weight from N(0, 0.02), biases 0, as nanoGPT "
+                        "and GPT-2 (deep, wide models); torch: PyTorch's own defaults, as the lecture's gpt.py",
+                        choices=("normal", "torch"), models=GPT)
 
     def __post_init__(self):
         _check_fields(self)

@@ -99,4 +99,13 @@ def choose_models(speakers: list[str], key: str = "compare_kind") -> dict[str, r
                                                            "scratch": "from scratch"}[r],
                                     help="Each speaker's model fine-tuned from a base model, or trained on that "
                                          "speaker alone from scratch") or role
+    bases = catalog.fine_tune_bases(records, speakers) if role == "fine-tune" else []
+    if len(bases) > 1:  # a model per speaker from each base: the learner picks the size
+        sizes = {r.name: r.model.n_params() for r in catalog.bases(records)}
+        base = st.segmented_control(
+            "Base", bases, default=bases[0], key=f"{key}_base",
+            format_func=lambda b: f"{b} ({sizes[b] / 1e6:.1f}M parameters)" if b in sizes else b,
+            help="The fine-tuned models of one base: the bigger base knows English better and takes longer to "
+                 "sample from") or bases[0]
+        return catalog.speaker_models(records, speakers, "fine-tune", base=base)
     return found[role]

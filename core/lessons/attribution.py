@@ -78,6 +78,20 @@ def who_said(models: Mapping[str, torch.nn.Module], tokenizer: CharTokenizer | M
                    {n: s.tolist() for n, s in per_char.items()})
 
 
+def who_said_each(models: Mapping[str, torch.nn.Module], tokenizer: CharTokenizer | Mapping[str, CharTokenizer],
+                  texts: Mapping[str, str], context: str = "slide") -> tuple[dict[str, Verdict], dict[str, str]]:
+    """Several passages (label -> text), each scored by every model as who_said does: the verdicts,
+    and for a passage that cannot be scored (too short, a character some model does not know) the
+    reason instead."""
+    verdicts, notes = {}, {}
+    for label, text in texts.items():
+        try:
+            verdicts[label] = who_said(models, tokenizer, text, context)
+        except UserError as e:
+            notes[label] = str(e)
+    return verdicts, notes
+
+
 def ngram_surprisal(counts: NGramCounts, ids: torch.Tensor, alpha: float = NGRAM_ALPHA) -> torch.Tensor:
     """Nats of each character from position n on (the first n characters have no full context)."""
     p, _ = counts.probs_of(ids, alpha)
@@ -175,3 +189,36 @@ def accuracy_curve(model_sets: Mapping[str, ModelSet], val_texts: Mapping[str, s
             curve.methods[m].append(right / len(rows))
             curve.confusion[m][str(length)] = confusion
     return curve
+
+
+STANDARD = ("Kneser-Ney 7", "word 1-2-gram NB")  # the standard methods of authorship attribution here
+
+
+def standing(curve: Mapping) -> str:
+    """One honest sentence on who wins where in a curve's dict (Curve.to_dict): at each length, the
+    best GPT method (a set alone or combined with Kneser-Ney) against the best standard method, lengths
+    with the same winner said together. Empty when the curve has no standard methods."""
+    acc = curve["accuracy"]
+    standard = [m for m in STANDARD if m in acc]
+    gpts = [m for m in acc if m not in BASELINES and m != "n-gram"]  # n-gram: the 3-gram, in older curves
+    if not standard or not gpts:
+        return ""
+    groups: list[list] = []  # [winner, lengths, GPT accuracies, standard accuracies]
+    for i, n in enumerate(curve["lengths"]):
+        s = max(standard, key=lambda m: acc[m][i])
+        g = max(gpts, key=lambda m: acc[m][i])
+        a, b = round(100 * acc[g][i]), round(100 * acc[s][i])
+        winner = f"the GPT ({g})" if a > b else s if b > a else "neither (a tie)"
+        if groups and groups[-1][0] == winner:
+            groups[-1][1].append(n), groups[-1][2].append(a), groups[-1][3].append(b)
+        else:
+            groups.append([winner, [n], [a], [b]])
+
+    def listed(xs) -> str:
+        xs = [f"{x:,}" for x in xs]
+        return xs[0] if len(xs) == 1 else f"{', '.join(xs[:-1])} and {xs[-1]}"
+
+    clauses = [f"at {listed(ns)} characters {w} wins: {'/'.join(map(str, a))}% right for the best GPT, "
+               f"{'/'.join(map(str, b))}% for the best standard method" for w, ns, a, b in groups]
+    text = "; ".join(clauses)
+    return text[0].upper() + text[1:] + "."

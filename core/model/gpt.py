@@ -188,7 +188,8 @@ class GPT(nn.Module):
         self.blocks = nn.ModuleList(Block(config, layer) for layer in range(config.n_layer))
         self.ln_f = norm(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size)
-        self.apply(self._init_weights)
+        if config.init == "normal":  # else PyTorch's defaults, as the lecture's code left them
+            self.apply(self._init_weights)
 
     @staticmethod
     def _init_weights(module):

@@ -85,6 +85,19 @@ def model_sets(records: Iterable[RunRecord], speakers: Sequence[str]) -> dict[st
     return out
 
 
+def fine_tune_bases(records: Iterable[RunRecord], speakers: Sequence[str]) -> list[str]:
+    """The bases from which every speaker has a fine-tuned model, the set chosen by default
+    (speaker_models: the best on average) first: one per size a learner can pick."""
+    records = list(records)
+    chosen = speaker_models(records, speakers, "fine-tune")
+    if not all(chosen.values()):
+        return []
+    found = {r.init_from for s in speakers for r in candidates(records, s, "fine-tune")}
+    full = [b for b in sorted(found) if all(speaker_models(records, speakers, "fine-tune", base=b).values())]
+    first = next(iter(chosen.values())).init_from
+    return sorted(full, key=lambda b: b != first)
+
+
 def default_role(records: Iterable[RunRecord], speakers: Sequence[str]) -> str:
     """The role a page opens on: the fine-tuned models when every speaker has one, else from scratch."""
     return "fine-tune" if "fine-tune" in model_sets(records, speakers) else "scratch"

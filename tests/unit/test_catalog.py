@@ -61,6 +61,23 @@ def test_a_set_shares_one_architecture_and_covers_every_speaker_it_can(tmp_path)
     assert catalog.default_role(records, [OBAMA, TRUMP]) == "scratch"
 
 
+def test_each_base_with_a_fine_tuned_model_per_speaker_is_a_size_to_pick(tmp_path):
+    """A set of fine-tuned models per base: the better set first (the default), a base missing a
+    speaker's model is no choice."""
+    def tuned(name, speaker, base, full, **model):
+        r = run(tmp_path, name, (speaker,), role="fine-tune", full=full, **model)
+        r.init_from = base
+        r.save(tmp_path / name)
+        return rec.RunRecord.load(tmp_path / name)
+    records = [tuned("o-small", OBAMA, "small-base", 1.25), tuned("t-small", TRUMP, "small-base", 1.41),
+               tuned("o-big", OBAMA, "big-base", 1.15, n_embd=256), tuned("t-big", TRUMP, "big-base", 1.30, n_embd=256),
+               tuned("o-other", OBAMA, "lone-base", 1.10, n_embd=512)]  # no Trump model from it
+    assert catalog.fine_tune_bases(records, [OBAMA, TRUMP]) == ["big-base", "small-base"]
+    picked = catalog.speaker_models(records, [OBAMA, TRUMP], "fine-tune", base="small-base")
+    assert {s: r.name for s, r in picked.items()} == {OBAMA: "o-small", TRUMP: "t-small"}
+    assert catalog.fine_tune_bases(records[:2], [OBAMA, TRUMP]) == ["small-base"]
+
+
 def test_roles_are_written_when_a_run_is_created_and_read_back(tmp_path):
     assert runs.RunRequest.make([OBAMA]).role == "scratch"
     assert runs.RunRequest.make([OBAMA], init_from="x").role == "fine-tune"

@@ -163,14 +163,15 @@ def test_heads_beat_the_bigram_where_the_past_decides(tmp_path):
 
 def test_residuals_and_layernorm_make_the_deep_stack_trainable(tmp_path):
     """Three blocks without residuals or LayerNorm (rung 5) train badly in 300 steps; the same stack
-    with both (rung 7) gets near the floor (measured over 3 seeds, fp32 and bf16: rung 5 1.80 to
-    2.17, rung 7 0.36 to 0.39)."""
+    with both (rung 7) gets near the floor. With the rungs' own initial weights (PyTorch's defaults,
+    as the lecture's) the bare stack no longer collapses, it only lags: measured over 3 seeds, rung 5
+    0.68 to 1.10 in bf16 and 0.74 to 1.13 in fp32, rung 7 0.38 to 0.39 in both; the median is judged."""
     data = tmp_path / "data"
     _write_speaker(data, "Pairs", ["xay", "zaw", "qbq", "mom"], 8000)
     d = prepare(["Pairs"], data_dir=data)
-    for seed in (1, 2):
-        bare, full = (_train_rung(d, ladder.BY_NUMBER[n], seed, 300) for n in (5, 7))
-        assert full < bare - 0.5, (seed, bare, full)
+    bare, full = ([_train_rung(d, ladder.BY_NUMBER[n], seed, 300) for seed in (1, 2, 3)] for n in (5, 7))
+    bare, full = sorted(bare)[1], sorted(full)[1]
+    assert full < 0.5 and full < bare - 0.2, (bare, full)
 
 
 def test_the_ladder_keeps_every_run_it_finds(tmp_path):

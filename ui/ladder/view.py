@@ -27,10 +27,17 @@ def table(results: list[ladder.Result], speakers: list[str]) -> list[dict]:
     rows = []
     for rung in ladder.RUNGS:
         row = {"rung": rung.number, "piece": rung.title, "params": None, "lecture": rung.lecture}
+        steps = set()
         for s in speakers:
             r = next((x for x in results if x.speaker == s and x.rung == rung.number), None)
             row["params"] = row["params"] or (r.params if r else None)
             row[s] = r.val_loss if r and r.status == "finished" else None
+            if r and r.status == "finished":
+                steps.add(r.step)
+        # what the loss was trained with: the rung's settings, and the steps each run really took
+        row["trained with"] = rung.describe()
+        if steps and steps != {rung.max_iters}:
+            row["trained with"] += f" (these runs: {' / '.join(f'{n:,}' for n in sorted(steps))} steps)"
         rows.append(row)
     return rows
 
@@ -73,10 +80,11 @@ def chart(results: list[ladder.Result], speakers: list[str], base: dict[str, dic
 
 
 def gain_text(results: list[ladder.Result], speaker: str) -> list[str]:
-    """'rung 4 (+ Feed-forward): -0.061 nats' lines for one speaker."""
+    """'4. + Feed-forward: helped: -0.061 nats (the lecture: -0.04)' lines for one speaker, with the
+    reason beside every piece that did not help (core.lessons.ladder.reading)."""
     rows = [r for r in results if r.speaker == speaker and r.status == "finished"]
     out = []
     for n, g in ladder.gains(rows).items():
         if g is not None and not math.isnan(g):
-            out.append(f"{n}. {ladder.BY_NUMBER[n].title}: {g:+.3f}")
+            out.append(f"**{n}. {ladder.BY_NUMBER[n].title}**: {ladder.reading(n, g)}")
     return out
