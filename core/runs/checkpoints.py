@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from core.device import available_bytes
 from core.model import lora
@@ -68,6 +69,20 @@ class Checkpoint:
         return self.record.model
 
 
+class _ShapesOnly(TorchFunctionMode):
+    """Inside it, normal initialisers do nothing: for a model built on the meta device only to read
+    its shapes. On meta, Tensor.normal_ runs through torch._refs, whose first call imports
+    torch._dynamo: 2.1 s on an idle CPU, ~5 s on a busy one, paid by the first model a process loads
+    (the Generate page's first character waited for it). uniform_ and zero_ stay: they do not."""
+    SKIP = (torch.nn.init.normal_, torch.nn.init.trunc_normal_, torch.Tensor.normal_)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in self.SKIP:  # nn.init passes its tensor by keyword, Tensor.normal_ as self
+            return args[0] if args else kwargs["tensor"]
+        return func(*args, **kwargs)
+
+
 def _check_tensors(path: Path, record: RunRecord, weights) -> None:
     """The weights are exactly the tensors the config implies (names and shapes, checked on the
     meta device: nothing is allocated), finite, and would fit in memory."""
@@ -76,7 +91,7 @@ def _check_tensors(path: Path, record: RunRecord, weights) -> None:
     if record.train.lora_rank:  # a LoRA run: its low-rank updates
         expected = lora.shapes(record.model, record.train.lora_rank)
     else:
-        with torch.device("meta"):
+        with torch.device("meta"), _ShapesOnly():
             expected = {k: tuple(v.shape) for k, v in build_model(record.model).state_dict().items()}
     got = {k: tuple(v.shape) for k, v in weights.items()}
     if expected != got:

@@ -10,7 +10,7 @@ import torch
 from helpers import BIDEN, OBAMA, ROOT, TRUMP, one_thread  # noqa: F401 (autouse)
 
 from core.errors import UserError
-from core.lessons.attribution import BASELINES, COMBINED, accuracy_curve, verdict, who_said
+from core.lessons.attribution import BASELINES, COMBINED, accuracy_curve, verdict, who_said, who_said_each
 from core.model.scoring import surprisal, surprisal_rows
 from core.runs import checkpoints as ck
 from core.text.corpus import load_speaker
@@ -58,6 +58,17 @@ def test_who_said_refuses_what_it_cannot_score(models):
         who_said(mods, tok, "a")
     with pytest.raises(UserError, match="do not know"):
         who_said(mods, tok, "caf\u00e9 \u4e2d")
+
+
+def test_who_said_each_scores_every_text_or_says_why_not(models, splits):
+    mods, tok = models
+    texts = {OBAMA: splits[OBAMA][1][2000:2200], TRUMP: splits[TRUMP][1][2000:2200], "short": "a", "snow": "a \u2603 b"}
+    verdicts, notes = who_said_each(mods, tok, texts)
+    assert list(verdicts) == [OBAMA, TRUMP] and list(notes) == ["short", "snow"]
+    for label in (OBAMA, TRUMP):
+        assert verdicts[label] == who_said(mods, tok, texts[label])
+        assert math.isclose(sum(verdicts[label].probabilities.values()), 1.0)
+    assert "two characters" in notes["short"] and "do not know" in notes["snow"]
 
 
 def test_accuracy_grows_with_length_and_beats_chance(models, splits):

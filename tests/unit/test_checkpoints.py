@@ -6,11 +6,13 @@ import builtins
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import OBAMA, one_thread, speaker_data, spread_weights, tiny_gpt, tiny_train  # noqa: F401 (autouse)
+from helpers import OBAMA, ROOT, one_thread, speaker_data, spread_weights, tiny_gpt, tiny_train  # noqa: F401 (autouse)
 
 from core.config import ModelConfig, TrainConfig
 from core.model.models import build_model
@@ -181,6 +183,25 @@ def test_refuses_weights_that_do_not_match_the_config(gpt_run, tmp_path):
     run2 = fresh_copy(gpt_run[1], tmp_path / "b")
     rewrite_payload(run2 / rec.BEST, lambda meta, p: p["model"].pop("lm_head.bias"))
     refuse(run2.name, "do not match", root=tmp_path / "b")
+
+
+FIRST_LOAD = """import sys
+from core.runs import checkpoints as ck
+for path in sys.argv[1:]:
+    ck.load_model(path)
+print("torch._dynamo" in sys.modules)"""
+
+
+def test_loading_never_imports_torch_dynamo(gpt_run, tok, tmp_path):
+    """The shape check on the meta device skips the random initialisers, whose meta path imports
+    torch._dynamo (2-5 s, paid by the first model a process loaded). A fresh process, a GPT and
+    a bigram: nothing pulls it in."""
+    bigram = build_model(ModelConfig(model_type="bigram", vocab_size=tok.vocab_size, block_size=8))
+    paths = [str(gpt_run[1] / rec.BEST), str(save_run(tmp_path, "bigram", bigram, tok) / rec.BEST)]
+    out = subprocess.run([sys.executable, "-c", FIRST_LOAD, *paths], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("edit, match", [

@@ -178,6 +178,18 @@ def test_stream_yields_one_character_at_a_time(model, tok):
     assert text == tok.decode(generate(model, prompt(tok), 30, 0.9, generator=g(5))[0, 4:])
 
 
+@pytest.mark.parametrize("window", ["slide", "shift"])
+def test_stream_yields_generates_tokens_far_past_the_block(model, tok, window):
+    """What the Generate page streams is what generate() returns for the same seed, token for token,
+    through the same KV-cache path: within the block and four blocks past it, for both windows."""
+    n = 4 * BLOCK
+    steps = list(stream(model, tok, "The ", n, temperature=0.8, top_k=20, generator=g(9), window=window))
+    drawn = generate(model, prompt(tok), n, 0.8, 20, generator=g(9), window=window)[0, 4:].tolist()
+    assert [s.token for s in steps] == drawn
+    plain = stream(model, tok, "The ", n, temperature=0.8, top_k=20, generator=g(9), use_cache=False, window=window)
+    assert [s.token for s in plain] == drawn
+
+
 def test_stream_with_top_k_draws_from_k_characters(model, tok):
     for s in stream(model, tok, "An", 25, top_k=3, generator=g(1)):
         support = (s.probs > 0).nonzero().flatten().tolist()
