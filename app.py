@@ -1,7 +1,7 @@
 """Podium: the router and the frame. Pages live in app_pages/, one per step of the lecture."""
 import streamlit as st
 
-from ui import sidebar, state
+from ui import journey, sidebar, state
 from ui.pages import PAGES
 
 # Not pages/: Streamlit 1.67 puts an app with a pages/ folder beside its entry script in the legacy
@@ -15,7 +15,16 @@ st.set_page_config(page_title="Podium: build a GPT", page_icon="🎤", layout="w
 
 
 state.configure_torch()
-page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=p is PAGES[0]) for p in PAGES],
+routes = [(st.Page(p.path, title=p.title, icon=p.icon, default=p is PAGES[0]), p) for p in PAGES]
+page = st.navigation([route for route, _ in routes],
                      expanded=True)  # every step in view: collapsed, the menu hides all past the tenth
+current = next(p for route, p in routes if route.url_path == page.url_path)  # the PageInfo it was built from
 sidebar.render()
-page.run()
+journey.diagram(current.path)
+# The "Next" link is drawn before the page runs, under an empty container the page then fills: a page
+# that calls st.stop() leaves the run stopped, and Streamlit raises StopException again at the next
+# element, so nothing drawn after page.run() (even in a finally) would ever reach the browser.
+body = st.container()
+journey.footer(current.path)
+with body:
+    page.run()

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.limits import MAX_PROBE_CHARS
 from core.runs import catalog
-from ui import pages, probes, state
+from ui import journey, probes, state
 from ui.attention import widget as attention_widget
 from ui.attention.story import one_character_story, token_and_position
 
@@ -19,7 +19,7 @@ def explore(loaded, text: str, causal: bool, labels: list | None) -> None:
         attention_widget.show(loaded, text, causal, labels)
 
 
-st.title(f"{pages.number(__file__)}. Self-attention, head by head")
+journey.header(__file__)
 st.markdown(
     "Each character emits a **query** (what am I looking for?) and a **key** (what do I contain?). "
     "Their dot products are the affinities; scaled by 1/sqrt(head_size), masked so no character sees "

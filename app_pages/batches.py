@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import UserError
-from ui import pages, state
+from ui import journey, state
 from ui.batches import widget as batches_widget
 
 LECTURE_SEED = 1337
@@ -15,7 +15,7 @@ def new_batch() -> None:
     st.session_state["batches_seed"] = (st.session_state.get("batches_seed", LECTURE_SEED) + 1) % 2**31
 
 
-st.title(f"{pages.number(__file__)}. Batches")
+journey.header(__file__)
 st.markdown(
     "Training never feeds the whole text at once. `get_batch` cuts **B** random windows of **T = block_size** "
     "characters out of the encoded text (the inputs `x`), and the same windows shifted one character to the "

@@ -9,7 +9,7 @@ from core.config import preset
 from core.runs import catalog
 from core.runs import record as rec
 from core.runs import start as run_manager
-from ui import pages, state
+from ui import journey, state
 from ui.bigram import counting as onehot_and_ngrams
 from ui.bigram import sections as bigram_sections
 
@@ -69,7 +69,7 @@ def training_progress(name: str) -> None:
     st.rerun(scope="app")
 
 
-st.title(f"{pages.number(__file__)}. Bigram")
+journey.header(__file__)
 st.markdown(
     "The lecture's first language model is a lookup table. `nn.Embedding(V, V)` gives every character a row of "
     "**V logits for the character that comes next**; the softmax of that row is a probability distribution. "

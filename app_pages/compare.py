@@ -11,7 +11,7 @@ from core.limits import MAX_PASSAGE_CHARS
 from core.runs import catalog
 from core.runs.checkpoints import weights_key
 from core.text.tokenizer import visible
-from ui import charts, pages, speak, state
+from ui import charts, journey, speak, state
 from ui.compare import attribution as attribution_section
 from ui.compare import style as style_section
 
@@ -62,7 +62,7 @@ def legend_html() -> str:
             + " &nbsp;(hover a character for its value)</div>")
 
 
-st.title(f"{pages.number(__file__)}. Compare: whose model knows whose words")
+journey.header(__file__)
 st.markdown(
     "Every model below has the same architecture and vocabulary, and learned one speaker: trained on that "
     "speaker alone, or fine-tuned on that speaker from a base model (see *Speak like them*). The loss of a "

@@ -9,7 +9,7 @@ from core.lessons.compare import check_settings, side_by_side
 from core.limits import MAX_NEW_CHARS, MAX_PROMPT_CHARS
 from core.runs import catalog
 from core.text.tokenizer import visible
-from ui import charts, pages, speak, state
+from ui import charts, journey, speak, state
 
 RESULT = "generate_result"     # the last generation: survives reruns and page switches (not a widget key)
 REQUEST = "generate_request"   # set by the Generate button's callback, consumed by the script
@@ -29,7 +29,7 @@ def text_html(prompt: str, text: str) -> str:
             f'<span style="color:#888">{html.escape(prompt)}</span>{html.escape(text)}</div>')
 
 
-st.title(f"{pages.number(__file__)}. Generate: each speaker's GPT writes")
+journey.header(__file__)
 st.markdown(
     "The lecture's last step: feed a context, take the distribution over the next character, draw one, "
     "append it, repeat. Here every speaker's model continues the **same prompt** with the **same seed** "

@@ -6,10 +6,10 @@ from core.lessons.compare import excerpt
 from core.limits import MAX_PASSAGE_CHARS, MAX_PROBE_CHARS
 from core.probe.heads import ABLATIONS
 from core.runs import catalog
-from ui import pages, state
+from ui import journey, state
 from ui.heads import sections
 
-st.title(f"{pages.number(__file__)}. Inside the heads")
+journey.header(__file__)
 st.markdown(
     "The Attention page shows every head's weights; this page says what each head **does** (which "
     "pattern its attention follows), what it is **worth** (how much worse the model predicts without it), "

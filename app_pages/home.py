@@ -1,10 +1,10 @@
 """Home: what Podium is, the lecture's pipeline with a link to each step, and what is trained."""
 import streamlit as st
 
-from ui import state
+from ui import journey, state
 from ui.pages import STEPS
 
-st.title("Podium: build a GPT, one step at a time")
+journey.header(__file__)
 st.markdown(
     "Follow Karpathy's *Let's build GPT* lecture on the **State of the Union addresses** of "
     "Barack Obama, Donald J. Trump and Joseph R. Biden Jr. (or any president, or your own text). "

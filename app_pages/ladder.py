@@ -7,10 +7,10 @@ import streamlit as st
 
 from core.lessons import ladder
 from core.runs import record as rec
-from ui import pages, state
+from ui import journey, state
 from ui.ladder import view
 
-st.title(f"{pages.number(__file__)}. Build it up: what each piece buys")
+journey.header(__file__)
 st.markdown(
     "The lecture goes from one attention head to the full GPT one piece at a time, reading the validation "
     "loss after each. Every rung here is the same GPT class with pieces switched on (`ModelConfig`'s "

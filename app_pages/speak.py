@@ -11,10 +11,10 @@ from core.model.sampling import SPEAK_SAMPLE
 from core.runs import catalog
 from core.runs import checkpoints as ck
 from core.runs import start as runs
-from ui import pages, speak, state
+from ui import journey, speak, state
 from ui.watch import GROUP, SELECTED, WATCHED, watch
 
-st.title(f"{pages.number(__file__)}. Speak like them: pretrain, then fine-tune")
+journey.header(__file__)
 st.markdown(
     "A speaker's own addresses are a few hundred thousand characters: a small model trained on them alone "
     "learns English and the speaker at once, and learns English badly (*hofgen people*). The lecture ends on "

@@ -8,14 +8,14 @@ import streamlit as st
 
 from core.text.corpus import MAX_TEXT_MB, MIN_TEXT_CHARS, SpeakerError, add_user_text, renamed_files
 from core.text.tokenizer import visible
-from ui import pages, state
+from ui import journey, state
 
 PER_ROW = 4             # speaker columns per row
 EXCERPT_CHARS = 600
 TOP_CHARS = 30          # characters in the frequency chart
 TRAIN_COLOUR, VAL_COLOUR = "#4c78a8", "#f58518"
 
-st.title(f"{pages.number(__file__)}. Speeches")
+journey.header(__file__)
 st.markdown(
     "The lecture starts by **reading the data**: Karpathy downloads *tiny Shakespeare* (about 1.1 million "
     "characters), prints its length, looks at the first thousand characters and lists the characters that occur. "

@@ -9,7 +9,7 @@ import streamlit as st
 from core.limits import MAX_PROBE_CHARS
 from core.text.subword import CodebookRow, codebook_tradeoff
 from core.text.tokenizer import CharTokenizer, UnknownCharError, parse_ids, visible
-from ui import pages, state
+from ui import journey, state
 
 LECTURE_CODE = """chars = sorted(list(set(text)))
 vocab_size = len(chars)
@@ -45,7 +45,7 @@ def chips(text: str, tok: CharTokenizer) -> str:
     return f'<div style="line-height:1.2;margin-bottom:0.6rem">{body}</div>'
 
 
-st.title(f"{pages.number(__file__)}. Tokens")
+journey.header(__file__)
 st.markdown(
     "A neural network reads numbers, not text. The lecture's tokenizer is the simplest there is: list every "
     "character that occurs, sort them, and give each its position as its **id**. *Encoding* maps characters to "

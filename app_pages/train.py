@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import pages, state, watch
+from ui import journey, state, watch
 from ui.train import attention as train_attention
 from ui.train import form as train_form
 from ui.train import live as train_live
 
-st.title(f"{pages.number(__file__)}. Train a GPT, and watch it learn")
+journey.header(__file__)
 st.markdown(
     "Press **Start** and a training process begins in the background: it keeps going if you switch page, "
     "reload, or restart the app. **One model per speaker** trains a separate model on each speaker alone, "

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.errors import UserError
 from core.lessons.trick import EXAMPLE_B, tril_example
-from ui import pages, state
+from ui import journey, state
 from ui.trick import widget as trick_widget
 
 MAX_B_ROWS = 12
@@ -40,7 +40,7 @@ def printed(name: str, t) -> str:
     return f"{name}=\n[" + ",\n ".join(rows) + "]"
 
 
-st.title(f"{pages.number(__file__)}. The trick")
+journey.header(__file__)
 st.markdown(
     "Before attention, the lecture shows a trick. The simplest way for a token to hear from the tokens before it "
     "is to **average** them, and never the ones after it: the future is what we are predicting. Averages of the "

@@ -12,7 +12,7 @@ from ui.pages import STEPS
 def test_home_links_every_step_and_shows_no_models(tmp_path, monkeypatch):
     monkeypatch.setenv("PODIUM_CHECKPOINTS", str(tmp_path))
     at = open_page("home")
-    links = [el.proto.page for el in at.get("page_link")]
+    links = [el.proto.page for el in at.main.get("page_link") if not el.value.startswith("Next:")]  # not the footer
     assert len(links) == len(STEPS) == 12       # every page but Home, in the lecture's order
     assert [link.rsplit("/", 1)[-1] for link in links] == [Path(s.path).stem for s in STEPS]
     assert "No trained model yet" in at.info[0].value
