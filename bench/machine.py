@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import time
 from datetime import datetime, timezone
 
@@ -21,12 +22,38 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+GENERATIONS = {("AuthenticAMD", "25", "17"): "Zen 4", ("AuthenticAMD", "26", "2"): "Zen 5",
+               ("GenuineIntel", "6", "143"): "Sapphire Rapids, AMX",
+               ("GenuineIntel", "6", "207"): "Emerald Rapids, AMX"}
+
+
+def cpu_kind() -> tuple[str, str]:
+    """(label, key) of this CPU's kind: its name, family and model (a hypervisor may show only "AMD
+    EPYC": the numbers say which generation), e.g. ("AMD EPYC, family 25 model 17 (Zen 4)",
+    "amd-epyc-25-17"). docs/benchmarks.md keeps one section per key."""
+    info: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = info.get("model name") or cpu_name()
+    family, model = info.get("cpu family", "?"), info.get("model", "?")
+    gen = GENERATIONS.get((info.get("vendor_id", ""), family, model))
+    label = f"{name}, family {family} model {model}" + (f" ({gen})" if gen else "")
+    key = re.sub(r"[^a-z0-9]+", "-", f"{name} {family} {model}".lower()).strip("-")
+    return label, key
+
+
 def describe(device: torch.device) -> dict:
     from core.device import cpu_has_bf16_matmul
 
     info = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_name(),
             "cores": os.cpu_count(), "threads": torch.get_num_threads(), "bf16_matmul": cpu_has_bf16_matmul(),
             "python": platform.python_version(), "torch": torch.__version__, "device": str(device)}
+    info["kind"], info["kind_key"] = cpu_kind()
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
