@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.limits import MAX_PROBE_CHARS
 from core.runs import catalog
-from ui import journey, probes, state
+from ui import fmt, journey, probes, state
 from ui.attention import widget as attention_widget
 from ui.attention.story import one_character_story, token_and_position
 
@@ -65,7 +65,7 @@ with state.friendly_errors():
     m1.metric("block_size", cfg.block_size)
     m2.metric("head_size", cfg.head_size)
     m3.metric("scale 1/sqrt(head_size)", f"{cfg.head_size ** -0.5:.4f}")
-    m4.metric("parameters", f"{loaded.model.num_params():,}")
+    m4.metric("parameters", fmt.count(loaded.model.num_params()))
     labels = probes.head_labels(run) if run is not None else None  # each head's strongest pattern (cached)
     explore(loaded, text, causal, labels)  # the slider reruns only this fragment: no sidebar, no reload
     if labels:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import UserError
-from ui import journey, state
+from ui import fmt, journey, state
 from ui.batches import widget as batches_widget
 
 LECTURE_SEED = 1337
@@ -47,7 +47,7 @@ with c3:
 sd = next(s for s in td.speakers if s.speaker.name == name)
 data = sd.train if split == "train" else sd.val
 with c4:
-    st.metric(f"{split} tokens", f"{len(data):,}")
+    st.metric(f"{split} tokens", fmt.count(len(data)))
     count_box = st.container()
 
 w = None

@@ -11,7 +11,7 @@ from core.limits import MAX_PASSAGE_CHARS
 from core.runs import catalog
 from core.runs.checkpoints import weights_key
 from core.text.tokenizer import visible
-from ui import charts, journey, speak, state
+from ui import charts, fmt, journey, speak, state
 from ui.compare import attribution as attribution_section
 from ui.compare import style as style_section
 
@@ -91,10 +91,13 @@ with state.friendly_errors():
     key = tuple((s, *weights_key(r.path)) for s, r in runs.items())
     st.caption("Models: " + "; ".join(f"{s}: {catalog.describe(r)}" for s, r in runs.items()))
     st.dataframe(pd.DataFrame([{"speaker": s, "run": r.name, "steps": r.step,
-                                "parameters": f"{r.n_params:,}",
+                                "parameters": r.n_params,
                                 "block size": r.model.block_size,
                                 "best val loss (estimate)": r.best_val_loss} for s, r in runs.items()]),
-                 hide_index=True, width="stretch")
+                 hide_index=True, width="stretch", placeholder=fmt.MISSING,
+                 column_config={"steps": st.column_config.NumberColumn(format=fmt.COUNT),
+                                "parameters": st.column_config.NumberColumn(format=fmt.COUNT),
+                                "best val loss (estimate)": st.column_config.NumberColumn(format="%.3f")})
 
     st.subheader("The loss matrix")
     m = scored_matrix(key, tuple(speakers), models)
@@ -161,7 +164,8 @@ with state.friendly_errors():
     g = scored_passage(key, text, models)
     names, means, probs = list(g.mean_loss), list(g.mean_loss.values()), list(g.probabilities.values())
     truth = f" It really is {source}." if text == default else ""
-    st.success(f"Guess: **{g.guess}** ({g.probabilities[g.guess]:.1%}), from {g.chars} scored characters.{truth}",
+    st.success(f"Guess: **{g.guess}** ({fmt.pct(g.probabilities[g.guess])}), from {fmt.count(g.chars)} scored "
+               f"characters.{truth}",
                icon=":material/record_voice_over:")
     b1, b2 = st.columns(2)
     fig = charts.bar(names, means, "mean loss per character (lower: less surprised)", y_title="nats/char",
@@ -169,7 +173,7 @@ with state.friendly_errors():
     fig.update_traces(text=[f"{v:.3f}" for v in means], textposition="outside", cliponaxis=False)
     b1.plotly_chart(fig, key="compare_mean_loss")
     fig = charts.bar(names, probs, "the guess: P(speaker | passage)", y_title="probability", height=300)
-    fig.update_traces(text=[f"{p:.1%}" for p in probs], textposition="outside", cliponaxis=False)
+    fig.update_traces(text=[fmt.pct(p) for p in probs], textposition="outside", cliponaxis=False)
     fig.update_yaxes(range=[0, 1.1])
     b2.plotly_chart(fig, key="compare_guess")
     st.caption("The guess is Bayes' rule with equal priors: P(speaker | passage) is proportional to the "

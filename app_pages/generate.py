@@ -5,11 +5,13 @@ import time
 
 import streamlit as st
 
+from core.lessons.attribution import who_said_each
 from core.lessons.compare import check_settings, side_by_side
 from core.limits import MAX_NEW_CHARS, MAX_PROMPT_CHARS
 from core.runs import catalog
 from core.text.tokenizer import visible
-from ui import charts, journey, speak, state
+from ui import charts, fmt, journey, speak, state
+from ui.generate import who_said as who_said_view
 
 RESULT = "generate_result"     # the last generation: survives reruns and page switches (not a widget key)
 REQUEST = "generate_request"   # set by the Generate button's callback, consumed by the script
@@ -110,7 +112,7 @@ with state.friendly_errors():
         result = None
 
     grid = st.columns(len(columns))
-    holders = {}
+    holders, below = {}, {}
     for col, (label, run) in zip(grid, columns.items()):
         with col:
             st.subheader(label, divider="gray")
@@ -120,9 +122,12 @@ with state.friendly_errors():
                 continue
             st.caption(f"run **{catalog.describe(run)}** · block {run.model.block_size}")
             holders[label] = st.empty()
+            below[label] = st.empty()  # its length and who said it; while the text streams, "writing"
 
     shown = result["settings"]["prompt"] if result else settings["prompt"]
     if stream is not None:
+        for b in below.values():  # not the last generation's scores under the new text
+            b.caption("Writing…")
         texts = {label: "" for label in loaded}
         steps = {label: [] for label in loaded}
         last = 0.0
@@ -139,9 +144,19 @@ with state.friendly_errors():
     for label, h in holders.items():
         text = result["texts"].get(label, "")
         h.html(text_html(shown, text))
-    for col, label in zip(grid, columns):
-        if label in holders:
-            col.caption(f"{len(result['texts'].get(label, ''))} characters generated")
+    scorers = {label: loaded[label] for label in speakers if label in loaded}  # the speakers' GPTs, not a bigram
+    if len(scorers) > 1 and "verdicts" not in result:  # once per generation, kept with it
+        with st.spinner("Every speaker's model scores each text..."):
+            result["verdicts"], result["notes"] = who_said_each({k: m.model for k, m in scorers.items()},
+                                                                {k: m.tokenizer for k, m in scorers.items()},
+                                                                result["texts"])
+    for label, b in below.items():
+        with b.container():
+            st.caption(f"{fmt.count(len(result['texts'].get(label, '')))} characters generated")
+            if len(scorers) > 1:
+                who_said_view.render(result["verdicts"].get(label), result["notes"].get(label), label,
+                                     key=f"generate_who_{label}")
+    who_said_view.explain(len(scorers))
 
     st.subheader("Inside one step")
     st.markdown("Each character was drawn from a distribution over the whole vocabulary (after temperature "
@@ -164,7 +179,7 @@ with state.friendly_errors():
     shown_top = top if any(c == text[pos] for c, _ in top) else [*top, (text[pos], prob)]
     fig = charts.bar([visible(c) for c, _ in shown_top], [p for _, p in shown_top],
                      f"{which}: the {len(top)} most likely characters at position {pos + 1} "
-                     f"(drawn: {visible(text[pos])!r}, p = {prob:.3f})",
+                     f"(drawn: {visible(text[pos])!r}, p = {fmt.pct(prob)})",
                      x_title="next character", y_title="probability", height=320,
                      color=[DRAWN if c == text[pos] else OTHER for c, _ in shown_top])
     fig.update_xaxes(type="category")

@@ -1,7 +1,7 @@
 """Home: what Podium is, the lecture's pipeline with a link to each step, and what is trained."""
 import streamlit as st
 
-from ui import journey, state
+from ui import fmt, journey, state
 from ui.pages import STEPS
 
 journey.header(__file__)
@@ -29,7 +29,8 @@ for name in chosen:
     losses = [r.best_val_loss for r in gpt if r.best_val_loss is not None]
     rows.append({"speaker": name, "GPT runs": len(gpt), "bigram runs": len(bigram),
                  "best GPT val loss": round(min(losses), 4) if losses else None})
-st.dataframe(rows, hide_index=True, width="stretch")
+st.dataframe(rows, hide_index=True, width="stretch", placeholder=fmt.MISSING,
+             column_config={"best GPT val loss": st.column_config.NumberColumn(format="%.4f")})
 if not runs:
     st.info("No trained model yet. Train a bigram on the Bigram page in seconds, or a GPT with "
             "`python -m core train --speaker \"Barack Obama\" --preset tiny` (a few minutes on CPU).")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.lessons import ladder
 from core.runs import record as rec
-from ui import journey, state
+from ui import fmt, journey, state
 from ui.ladder import view
 
 journey.header(__file__)
@@ -35,7 +35,7 @@ st.subheader("The ladder")
 if others:
     st.caption(f"Rungs are also trained for {', '.join(others)}: choose them in the sidebar to see them here.")
 rows = view.table(results, speakers)
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", placeholder=fmt.MISSING,
              column_config={**{s: st.column_config.NumberColumn(format="%.3f") for s in speakers},
                             "params": st.column_config.NumberColumn(format="%d"),
                             "lecture": st.column_config.NumberColumn("lecture (Shakespeare)", format="%.2f")})
@@ -46,7 +46,7 @@ for rung in ladder.RUNGS:
         st.markdown(f"*{rung.buys}.*")
         st.code(rung.diff, language="diff")
         cfg = rung.config(88)
-        st.caption(f"{cfg.n_params():,} parameters with a vocabulary of 88 · "
+        st.caption(f"{fmt.count(cfg.n_params())} parameters with a vocabulary of 88 · "
                    + " · ".join(f"{r.speaker}: {view.status_line(r)}" for r in mine))
 
 st.subheader("What each piece bought (change in val loss from the rung before)")

@@ -11,7 +11,7 @@ from core.model.sampling import SPEAK_SAMPLE
 from core.runs import catalog
 from core.runs import checkpoints as ck
 from core.runs import start as runs
-from ui import journey, speak, state
+from ui import fmt, journey, speak, state
 from ui.watch import GROUP, SELECTED, WATCHED, watch
 
 journey.header(__file__)
@@ -51,7 +51,7 @@ with state.friendly_errors():
                      "fine-tuned run": ft.name if ft else "not yet",
                      "scratch run": scratch.name if scratch else "none"})
     st.subheader("Loss on each speaker's validation text (nats per character, lower is better)")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", placeholder=fmt.MISSING,
                  column_config={k: st.column_config.NumberColumn(format="%.3f")
                                 for k in ("base, zero-shot", "fine-tuned", "from scratch")})
     if any(speak.seen_in_pretraining(base, s) for s in speakers):

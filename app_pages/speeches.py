@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.text.corpus import MAX_TEXT_MB, MIN_TEXT_CHARS, SpeakerError, add_user_text, renamed_files
 from core.text.tokenizer import visible
-from ui import journey, state
+from ui import fmt, journey, state
 
 PER_ROW = 4             # speaker columns per row
 EXCERPT_CHARS = 600
@@ -72,14 +72,15 @@ def speaker_column(sp) -> None:
     else:
         st.caption(f"from {sp.source}")
     with st.container(horizontal=True):
-        st.metric("Characters", f"{stats['characters']:,}", width="content")
-        st.metric("Words", f"{stats['words']:,}", width="content")
-        st.metric("Vocabulary", stats["vocabulary"], width="content",
+        st.metric("Characters", fmt.count(stats["characters"]), width="content")
+        st.metric("Words", fmt.count(stats["words"]), width="content")
+        st.metric("Vocabulary", fmt.count(stats["vocabulary"]), width="content",
                   help="Distinct characters in this speaker's text")
 
     st.markdown("**Most frequent words**")
     words = pd.DataFrame(sp.top_words(10), columns=["word", "count"])
-    st.dataframe(words, hide_index=True, height=min(388, 38 + 35 * len(words)))
+    st.dataframe(words, hide_index=True, height=min(388, 38 + 35 * len(words)),
+                 column_config={"count": st.column_config.NumberColumn(format=fmt.COUNT)})
 
     counts = sp.char_counts().most_common()
     total = stats["characters"]

@@ -9,7 +9,7 @@ import streamlit as st
 from core.limits import MAX_PROBE_CHARS
 from core.text.subword import CodebookRow, codebook_tradeoff
 from core.text.tokenizer import CharTokenizer, UnknownCharError, parse_ids, visible
-from ui import journey, state
+from ui import fmt, journey, state
 
 LECTURE_CODE = """chars = sorted(list(set(text)))
 vocab_size = len(chars)
@@ -58,7 +58,7 @@ tok = td.tokenizer
 st.header("The vocabulary")
 left, right = st.columns([1, 4], gap="large")
 with left:
-    st.metric("Vocabulary size", tok.vocab_size)
+    st.metric("Vocabulary size", fmt.count(tok.vocab_size))
 with right:
     st.caption("The lecture's code, which `core.text.tokenizer.CharTokenizer` follows:")
     st.code(LECTURE_CODE, language="python")
@@ -67,7 +67,8 @@ vocab = pd.DataFrame({"char": [visible(c) for c in tok.chars], "id": range(tok.v
 for sd in td.speakers:
     counts = sd.speaker.char_counts()
     vocab[sd.speaker.name] = [counts.get(c, 0) for c in tok.chars]
-st.dataframe(vocab, hide_index=True, height=390)
+st.dataframe(vocab, hide_index=True, height=390,
+             column_config={sd.speaker.name: st.column_config.NumberColumn(format=fmt.COUNT) for sd in td.speakers})
 st.caption("Counts per speaker over all their speeches; ␣ is a space and ↵ a newline. A count of 0 means the "
            "character comes from another speaker.")
 
@@ -88,7 +89,7 @@ else:
                  "a character it was never shown. Sub-word tokenizers like GPT-2's fall back to bytes for this.",
                  icon=":material/error:")
     else:
-        st.caption(f"encode(text): {len(ids)} ids for {len(text)} characters")
+        st.caption(f"encode(text): {fmt.count(len(ids))} ids for {fmt.count(len(text))} characters")
         st.code(str(ids), language=None, wrap_lines=True)
         back = tok.decode(ids)
         st.caption("decode(encode(text)), identical to what you typed:" if back == text
@@ -121,7 +122,10 @@ if rows:
     table = pd.DataFrame([{"scheme": r.scheme, "vocabulary size": r.vocab_size,
                            "characters per token": round(r.chars_per_token, 2),
                            **{f"{n} (tokens)": r.tokens[n] for n in names}} for r in rows])
-    st.dataframe(table, hide_index=True)
+    st.dataframe(table, hide_index=True,
+                 column_config={"vocabulary size": st.column_config.NumberColumn(format=fmt.COUNT),
+                                "characters per token": st.column_config.NumberColumn(format="%.2f"),
+                                **{f"{n} (tokens)": st.column_config.NumberColumn(format=fmt.COUNT) for n in names}})
     st.caption("The characters row counts the characters of the training text only, so it can be a little smaller "
                "than the shared vocabulary above.")
     fig = go.Figure()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +62,35 @@ def page_text(at: AppTest) -> str:
     parts += [s.value for s in at.success] + [w.value for w in at.warning] + [e.value for e in at.error]
     parts += [str(m.value) for m in at.metric] + [c.value for c in at.code]
     return "\n".join(str(p) for p in parts)
+
+
+def percent_bounds(shown: str) -> tuple[float, float]:
+    """The range a percentage printed by ui.fmt.pct stands for: "62.5%" is 62.45..62.55, "< 0.1%"
+    is 0..0.1; anything else (1e-29, 0.000000..., None) fails."""
+    if shown.startswith("< ") or shown.startswith("> "):
+        x = float(shown[2:-1])
+        return (0.0, x) if shown[0] == "<" else (x, 100.0)
+    assert re.fullmatch(r"\d{1,3}(\.\d)?%", shown), f"not a percentage as ui.fmt prints it: {shown!r}"
+    x = float(shown[:-1])
+    return (x, x) if shown in ("0%", "100%") else (x - 0.05, x + 0.05)
+
+
+def assert_percentages_sum_to_100(shown: list[str]) -> None:
+    """Percentages of one distribution, as printed: their ranges hold 100%."""
+    lows, highs = zip(*(percent_bounds(p) for p in shown))
+    assert sum(lows) <= 100.0 + 1e-9 and sum(highs) >= 100.0 - 1e-9, shown
+
+
+def assert_no_raw_numbers(at: AppTest) -> None:
+    """No dataframe on the page prints "None" or "nan" (a missing value is shown as ui.fmt.MISSING, the
+    dataframe's placeholder), nor a number written out as text with an exponent or a long run of zeros.
+    Number columns are printed by their column_config format, in the browser: not checked here."""
+    for df in at.dataframe:
+        frame = df.value
+        cells = [v for col in frame.columns for v in frame[col].tolist()] + list(frame.columns)
+        missing = [v for v in cells if v is None or (isinstance(v, float) and v != v)]
+        assert not missing or df.proto.placeholder == "\u2014", \
+            f"a table with missing values and no placeholder (shown as None): {list(frame.columns)}"
+        text = [str(v) for v in cells if isinstance(v, str)] + [str(i) for i in frame.index if isinstance(i, str)]
+        bad = [c for c in text if c.strip() in ("None", "nan", "NaN", "<NA>") or re.search(r"\de-\d|0{6}", c)]
+        assert not bad, f"raw numbers in a table: {bad[:5]}"

@@ -1,12 +1,13 @@
 """AppTest: the Generate page writes one column per speaker's model, reproducibly from the seed,
-shows the distribution behind any generated character, and turns bad input into messages."""
+scores each text with every speaker's model (who said it, in percentages that sum to 100%), shows
+the distribution behind any generated character, and turns bad input into messages."""
 from __future__ import annotations
 
 import html
 import re
 
 import pytest
-from apptest_helpers import figures, open_page, page_text
+from apptest_helpers import assert_no_raw_numbers, assert_percentages_sum_to_100, figures, open_page, page_text
 from helpers import (  # noqa: F401 (autouse)
     BIDEN,
     OBAMA,
@@ -19,6 +20,7 @@ from helpers import (  # noqa: F401 (autouse)
 )
 
 from core.config import preset
+from core.lessons.attribution import who_said
 from core.model.sampling import sample_text
 from core.runs import checkpoints as ck
 from core.runs.start import train
@@ -55,6 +57,17 @@ def shown_texts(at) -> list[str]:
     return out
 
 
+def who_tables(at) -> list:
+    """The who-said-it table under each column, as shown (strings)."""
+    return [df.value for df in at.dataframe if "P(said it)" in df.value.columns]
+
+
+def assert_scores_sum_to_100(table, verdict) -> None:
+    assert_percentages_sum_to_100(list(table["P(said it)"]))
+    assert sum(verdict.probabilities.values()) == pytest.approx(1.0, abs=1e-9)
+    assert list(table["model"]) == list(verdict.probabilities)
+
+
 def generate(at, **settings):
     for key, value in settings.items():
         widget = at.text_input(key=f"generate_{key}") if key == "prompt" else at.number_input(key=f"generate_{key}")
@@ -74,6 +87,27 @@ def test_each_speaker_column_gets_text_of_the_requested_length(gen, runs_root):
         loaded = ck.load_model(NAMES[speaker], root=runs_root)
         assert text == sample_text(loaded.model, loaded.tokenizer, "We the people", 40, 1.0, None, seed=3)
     assert page_text(gen).count("40 characters generated") == 3
+
+
+def test_every_speakers_model_scores_each_text(gen, runs_root):
+    """Under each column, who said it: every speaker's model scores the generated characters, and
+    the percentages shown sum to 100% (within their rounding), as who_said computes them."""
+    generate(gen, length=120, prompt="We the people", seed=3)
+    result = gen.session_state[RESULT]
+    tables = who_tables(gen)
+    assert len(tables) == 3 and result["notes"] == {}
+    models = {s: ck.load_model(NAMES[s], root=runs_root) for s in (OBAMA, TRUMP, BIDEN)}
+    for table, (label, text) in zip(tables, result["texts"].items()):
+        verdict = result["verdicts"][label]
+        assert list(table["model"]) == [OBAMA, TRUMP, BIDEN]
+        expected = who_said({s: m.model for s, m in models.items()}, models[OBAMA].tokenizer, text)
+        assert verdict.probabilities == pytest.approx(expected.probabilities, abs=1e-6)
+        assert_scores_sum_to_100(table, verdict)
+        assert f"Sounds most like **{verdict.guess}**" in page_text(gen)
+    assert "every speaker's model scores the generated characters" in page_text(gen)
+    generate(gen, length=120, prompt="We the people", seed=3)   # the same seed: the same scores
+    assert [t.equals(u) for t, u in zip(who_tables(gen), tables)] == [True] * 3
+    assert_no_raw_numbers(gen)
 
 
 def test_the_lecture_window_by_default_and_shift_on_the_toggle(gen, runs_root):
@@ -134,6 +168,10 @@ def test_bigram_column(gen):
     texts = gen.session_state[RESULT]["texts"]
     assert list(texts) == [OBAMA, TRUMP, BIDEN, f"bigram · {OBAMA}"]
     assert all(len(t) == 20 for t in texts.values())
+    tables = who_tables(gen)                                 # the bigram's text is scored by the speakers' GPTs
+    assert len(tables) == 4 and all(list(t["model"]) == [OBAMA, TRUMP, BIDEN] for t in tables)
+    for table, label in zip(tables, texts):
+        assert_scores_sum_to_100(table, gen.session_state[RESULT]["verdicts"][label])
 
 
 def test_empty_prompt_starts_from_a_newline(gen):
@@ -162,6 +200,7 @@ def test_a_speaker_without_a_model_says_so(runs_root, monkeypatch):
     assert "No finished GPT trained on George Washington alone" in page_text(at)
     generate(at, length=12)
     assert list(at.session_state[RESULT]["texts"]) == [OBAMA]
+    assert who_tables(at) == [] and "needs a second speaker's model" in page_text(at)
 
 
 def test_no_model_at_all_is_a_clear_message(tmp_path, monkeypatch):

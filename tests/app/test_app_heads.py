@@ -1,9 +1,17 @@
 """AppTest: the "Inside the heads" page on the shipped speaker models: labels and scores, ablation
 (per speaker and who said it), the logit lens and the embedding maps; bad input gives messages."""
+import re
 import shutil
 
 import pytest
-from apptest_helpers import figures, open_page, page_text
+from apptest_helpers import (
+    assert_no_raw_numbers,
+    assert_percentages_sum_to_100,
+    figures,
+    open_page,
+    page_text,
+    percent_bounds,
+)
 from conftest import ROOT
 
 SHIPPED = ("barack-obama-gpt-tiny", "donald-j-trump-gpt-tiny", "joseph-r-biden-jr-gpt-tiny")
@@ -45,15 +53,33 @@ def test_ablation_shows_the_change_per_speaker_and_who_said_it(page):
     assert list(abl["speaker's val text"]) == ["Barack Obama", "Donald J. Trump", "Joseph R. Biden Jr."]
     assert (abl["change (nats)"] > 0.3).all()  # the previous-char head matters on every text
     who = frames(page)[2]
-    assert len(who) == 3 and abs(who["P(model | passage)"].sum() - 1) < 1e-6
+    assert len(who) == 3
+    assert_percentages_sum_to_100(list(who["P(model | passage)"]))
+    assert_percentages_sum_to_100(list(who["after ablation"]))
     obama = who[who["model"] == "Barack Obama"].iloc[0]
-    assert obama["after ablation"] < obama["P(model | passage)"]
+    assert percent_bounds(obama["after ablation"])[1] < percent_bounds(obama["P(model | passage)"])[0]
     page.multiselect(key="heads_knocked").set_value([]).run()
     abl = frames(page)[1]
     assert (abl["change (nats)"] == 0).all()  # ablating nothing changes nothing
     page.radio(key="heads_mode").set_value("zero").run()
     page.multiselect(key="heads_knocked").set_value([(3, 2)]).run()
     assert not page.exception and "zeros" in page_text(page)
+
+
+def test_numbers_are_printed_as_numbers(page):
+    """The who-said-it table shows percentages (ui.fmt.pct: "< 0.1%", never 9e-29 or 0.0000...0009),
+    its losses with three decimals, and no table on the page shows None."""
+    who = frames(page)[2]
+    for col in ("P(model | passage)", "after ablation"):
+        assert all(p.endswith("%") and "e-" not in p and "0000" not in p for p in who[col]), list(who[col])
+    assert all(re.fullmatch(r"\d+\.\d{3}", x) for col in ("nats/char", "after (nats/char)") for x in who[col])
+    assert "< 0.1%" in set(who["P(model | passage)"]) | set(who["after ablation"])  # a 300-character passage is sure
+    lens = frames(page)[3]
+    assert all(re.fullmatch(r".+ (< 0\.1|> 99\.9|\d{1,3}(\.\d)?)%", c) for c in lens["#1"]), list(lens["#1"])
+    assert_no_raw_numbers(page)
+    page.toggle(key="heads_worth").set_value(True).run()
+    assert_no_raw_numbers(page)
+    page.toggle(key="heads_worth").set_value(False).run()
 
 
 def test_worth_column_and_lens_and_maps(page):

@@ -1,5 +1,7 @@
-"""Real browser: the Generate page writes three texts side by side, and the Compare page's matrix,
-read back from the plotly figure in chromium, is what `python -m core eval` prints for each pair."""
+"""Real browser: the Generate page writes three texts side by side, streaming them (a text is seen
+part-written), and scores each with every speaker's model (percentages that sum to 100%); the Compare
+page's matrix, read back from the plotly figure in chromium, is what `python -m core eval` prints for
+each pair."""
 from __future__ import annotations
 
 import contextlib
@@ -9,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from apptest_helpers import assert_percentages_sum_to_100
 from conftest import ROOT, start_server
 from helpers import SHIPPED, copy_shipped
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -97,6 +100,13 @@ def settled_texts(page, differ_from: list[str] | None = None, timeout=60_000) ->
     return page.evaluate(TEXTS)
 
 
+WHO_TABLES = """() => Array.from(document.querySelectorAll('[data-testid=stDataFrame] table'))
+  .map(t => ({head: Array.from(t.querySelectorAll('th')).map(c => c.textContent),
+              rows: Array.from(t.querySelectorAll('tr')).slice(1)
+                      .map(r => Array.from(r.querySelectorAll('td')).map(c => c.textContent))}))
+  .filter(t => t.head.includes('P(said it)'))"""
+
+
 def test_side_by_side_generation_writes_three_texts(page, server):
     url, _ = server
     page.set_viewport_size({"width": 1400, "height": 1400})
@@ -110,8 +120,17 @@ def test_side_by_side_generation_writes_three_texts(page, server):
     wait_idle(page)
     assert page.evaluate(TEXTS) == first            # a setting alone does not rewrite: the button does
     page.get_by_role("button", name="Generate", exact=True).click()
+    page.wait_for_function(f"() => ({TEXTS})().some(t => t.length > 0 && t.length < 300)", timeout=60_000,
+                           polling=20)                     # streamed: a text is seen part-written
     texts = settled_texts(page, differ_from=first)
     assert len(texts) == 3 and all(len(t) == 300 for t in texts) and texts != first
+    tables = page.evaluate(WHO_TABLES)                     # under each text, who said it
+    assert len(tables) == 3, tables
+    for table in tables:
+        assert table["head"][:2] == ["scored by", "P(said it)"]
+        assert [row[0] for row in table["rows"]] == SPEAKERS
+        assert_percentages_sum_to_100([row[1] for row in table["rows"]])
+    assert page.get_by_text("Sounds most like").count() == 3
     assert page.locator("[data-testid=stException]").count() == 0
     RESULTS.mkdir(exist_ok=True)
     page.screenshot(path=str(RESULTS / "page-generate.png"), full_page=True)

@@ -17,7 +17,7 @@ from core.lessons.lookup import lookup_gradient, onehot_lookup
 from core.lessons.ngram import MAX_ORDER, gpt_params, human_bytes, order_report, table_bytes, table_cells, table_rows
 from core.runs import catalog
 from core.text.tokenizer import visible
-from ui import charts, state
+from ui import charts, fmt, state
 
 ONEHOT_CODE = """xenc = F.one_hot(xs, num_classes=V).float()  # (N, V): a 1 at each character's id
 logits = xenc @ W                             # (N, V) @ (V, V): row xs of W
@@ -98,6 +98,11 @@ def _speaker_gpt(speaker: str):
     return state.load_run(run) if run else None
 
 
+def huge(n: float) -> str:
+    """A count that can be astronomical (V^n): with separators up to a billion, else like 4.09e+13."""
+    return fmt.count(n) if n < 1e9 else f"{n:.2e}"
+
+
 def counting_section(speaker: str, clean: bool, V: int) -> None:
     st.header("Counting does not scale with context")
     st.markdown(
@@ -110,8 +115,8 @@ def counting_section(speaker: str, clean: bool, V: int) -> None:
     cfg = gpt.config if gpt is not None else preset("tiny", V)[0]
     n = st.slider("Context n (characters the counts condition on)", 1, MAX_ORDER, 3, key="bigram_ngram_n")
     m = st.columns(4)
-    m[0].metric("Rows: V^n", f"{table_rows(V, n):,}" if n <= 4 else f"{table_rows(V, n):.2e}")
-    m[1].metric("Counts: V^(n+1)", f"{table_cells(V, n):.3g}")
+    m[0].metric("Rows: V^n", huge(table_rows(V, n)))
+    m[1].metric("Counts: V^(n+1)", huge(table_cells(V, n)))
     m[2].metric("Memory (int32 counts)", human_bytes(table_bytes(V, n)))
     m[3].metric(f"GPT parameters at block_size = {n}", f"{gpt_params(cfg, n):,}",
                 help=f"The {'speaker' if gpt is not None else 'tiny preset'}'s GPT ({cfg.n_layer} layers, "
@@ -120,10 +125,11 @@ def counting_section(speaker: str, clean: bool, V: int) -> None:
     gpt_loss = None
     if gpt is not None:
         gpt_loss = gpt.record.val_loss_full.get(speaker, gpt.record.best_val_loss)
-    df = pd.DataFrame([{"n": r["n"], "rows (V^n)": f"{r['rows']:.3g}", "memory": human_bytes(r["table_bytes"]),
-                        "GPT params": f"{gpt_params(cfg, r['n']):,}", "contexts seen in train": r["rows_seen"],
-                        "rows never seen": f"{r['unseen_rows']:.4%}",
-                        "val contexts never seen in train": f"{r['val_unseen']:.1%}",
+    df = pd.DataFrame([{"n": r["n"], "rows (V^n)": huge(r["rows"]), "memory": human_bytes(r["table_bytes"]),
+                        "GPT params": fmt.count(gpt_params(cfg, r["n"])),
+                        "contexts seen in train": fmt.count(r["rows_seen"]),
+                        "rows never seen": fmt.pct(r["unseen_rows"]),
+                        "val contexts never seen in train": fmt.pct(r["val_unseen"]),
                         "count model val loss": round(r["val_loss"], 3)} for r in rows])
     st.dataframe(df, hide_index=True, width="stretch")
     fig = go.Figure(go.Scatter(x=[r["n"] for r in rows], y=[r["val_loss"] for r in rows], mode="lines+markers",
@@ -146,5 +152,5 @@ def counting_section(speaker: str, clean: bool, V: int) -> None:
         f"More context helps while the counts are dense: **{rows[0]['val_loss']:.3f}** for n = 1, "
         f"**{rows[1]['val_loss']:.3f}** for n = 2, **{rows[2]['val_loss']:.3f}** for n = 3 (the best count model "
         f"is n = {best['n']}). Then the table empties: at n = {later['n']}, "
-        f"{later['val_unseen']:.0%} of the val text's contexts never occurred in training, and "
+        f"{fmt.pct(later['val_unseen'])} of the val text's contexts never occurred in training, and "
         f"the loss climbs again. {note}")

@@ -13,7 +13,7 @@ from core.limits import MAX_PROMPT_CHARS
 from core.model.sampling import sample_text
 from core.model.scoring import next_char_probs, sequence_loss
 from core.text.tokenizer import visible
-from ui import charts, state
+from ui import charts, fmt, state
 
 LECTURE_CODE = """class BigramLanguageModel(nn.Module):
     def __init__(self, vocab_size):
@@ -132,7 +132,7 @@ def tokens_dont_talk(model, tok, labels: list[str]) -> None:
         fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.12})
         left, right = st.columns([3, 2])
         left.plotly_chart(fig, key="bigram_next")
-        right.dataframe(top.style.format({c: "{:.4f}" for c in top.columns[1:]}), hide_index=True,
+        right.dataframe(top.style.format({c: fmt.pct for c in top.columns[1:]}), hide_index=True,
                         height=35 * (TOP_NEXT + 1) + 3)
         diff = float((df.iloc[:, 1] - df.iloc[:, 2]).abs().max())
         last_a, last_b = visible(ctx_a[-1]), visible(ctx_b[-1])

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.lessons import style
-from ui import charts, state
+from ui import charts, fmt, state
 
 K_KEY = "compare_style_k"
 COLUMNS = 3   # speakers per row of charts
@@ -37,7 +37,7 @@ def words_figure(name: str, top: tuple[style.Distinctive, ...]):
 
 def word_columns() -> dict:
     return {"z": st.column_config.NumberColumn(format="%.1f", help="log-odds ratio / its standard error"),
-            "said": st.column_config.NumberColumn(help="times this speaker said it"),
+            "said": st.column_config.NumberColumn(format=fmt.COUNT, help="times this speaker said it"),
             "per 1k": st.column_config.NumberColumn(format="%.2f", help="per 1,000 of this speaker's words"),
             "others": st.column_config.NumberColumn(format="%.2f", help="per 1,000 of the others' words")}
 
@@ -55,7 +55,7 @@ def figures_table(figures: tuple[style.StyleFigures, ...]) -> pd.DataFrame:
             "we_per_1000": ('"we", "us", "our" per 1,000 words', "{:.1f}"),
             "questions_per_1000": ("questions per 1,000 words", "{:.2f}"),
             "mean_word_length": ("letters per word (mean)", "{:.2f}")}
-    table = {f.speaker: [fmt.format(getattr(f, field)) for field, (_, fmt) in rows.items()] for f in figures}
+    table = {f.speaker: [spec.format(getattr(f, field)) for field, (_, spec) in rows.items()] for f in figures}
     return pd.DataFrame(table, index=[label for label, _ in rows.values()])
 
 

@@ -10,7 +10,7 @@ from core.probe import heads as core_heads
 from core.probe import lens as core_lens
 from core.probe.embeddings import CLASSES, position_similarity
 from core.text.tokenizer import visible
-from ui import charts, state
+from ui import charts, fmt, state
 from ui import probes as cached
 
 CLASS_COLOURS = {"vowel": "#d62728", "consonant": "#1f77b4", "capital": "#9467bd", "digit": "#2ca02c",
@@ -25,7 +25,7 @@ def heads_table(run, with_worth: bool) -> None:
     rows = cached.scores(run)
     frame = pd.DataFrame([{"head": head_name(r["layer"], r["head"]), "does": r["label"], "score": r["best_score"],
                            "spread (chars)": r.get("spread"),
-                           "attends most to": "  ".join(f"{visible(c)} {share:.0%} ({lift:.1f}x)"
+                           "attends most to": "  ".join(f"{visible(c)} {fmt.pct(share)} ({lift:.1f}x)"
                                                        for c, share, lift in r.get("attends", [])[:3]),
                            **{core_heads.LABELS[p]: r.get("relative", r["scores"]).get(p) for p in core_heads.PATTERNS}}
                           for r in rows])
@@ -34,10 +34,11 @@ def heads_table(run, with_worth: bool) -> None:
         frame.insert(3, "worth (nats)", [w["worth"][r["layer"]][r["head"]] for r in rows])
         st.caption(f"Worth: how much the val loss ({w['base']:.4f} nats/char) rises when the head alone is "
                    "mean-ablated (its output replaced by its average over the val text, position by position).")
-    st.dataframe(frame, hide_index=True, key="heads_table",
+    st.dataframe(frame, hide_index=True, key="heads_table", placeholder=fmt.MISSING,
                  column_config={"score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0,
                                                                          format="%.2f"),
                                 "spread (chars)": st.column_config.NumberColumn(format="%.1f"),
+                                "worth (nats)": st.column_config.NumberColumn(format="%.4f"),
                                 **{core_heads.LABELS[p]: st.column_config.NumberColumn(format="%.2f")
                                    for p in core_heads.PATTERNS}})
     st.caption(f"Each pattern's score is the share of the head's attention on it, over the positions where the "
@@ -60,7 +61,9 @@ def ablation(run, chosen: list[tuple[int, int]], mode: str, speakers: list[str],
             st.caption(f"{name}: {e}")
             continue
         rows.append({"speaker's val text": name, "loss": a["base"], "ablated": a["loss"], "change (nats)": a["delta"]})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="heads_ablation_table")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="heads_ablation_table", placeholder=fmt.MISSING,
+                 column_config={c: st.column_config.NumberColumn(format="%.4f")
+                                for c in ("loss", "ablated", "change (nats)")})
     st.caption(f"The first {cached.PAGE_CHARS:,} characters of each val text; {mode} ablation"
                + (" (each head's output replaced by its mean over that text)." if mode == "mean" else
                   " (each head's output replaced by zeros)."))
@@ -75,11 +78,11 @@ def ablation(run, chosen: list[tuple[int, int]], mode: str, speakers: list[str],
     after = who_said(after_models, toks, passage)
     names = list(before.probabilities)
     st.markdown(f"**Who said it?** The passage scored by every speaker's model, with {mine}'s model ablated:")
-    st.dataframe(pd.DataFrame({"model": names, "P(model | passage)": [before.probabilities[n] for n in names],
-                               "after ablation": [after.probabilities[n] for n in names],
-                               "nats/char": [before.mean_loss[n] for n in names],
-                               "after (nats/char)": [after.mean_loss[n] for n in names]}),
-                 hide_index=True, key="heads_who_table")
+    st.dataframe(pd.DataFrame({"model": names, "P(model | passage)": [fmt.pct(before.probabilities[n]) for n in names],
+                               "after ablation": [fmt.pct(after.probabilities[n]) for n in names],
+                               "nats/char": [fmt.number(before.mean_loss[n]) for n in names],
+                               "after (nats/char)": [fmt.number(after.mean_loss[n]) for n in names]}),
+                 hide_index=True, key="heads_who_table", placeholder=fmt.MISSING)
     st.caption(f"Guess: {before.guess} before, {after.guess} after.")
 
 
@@ -91,10 +94,11 @@ def logit_lens(run, loaded, text: str) -> None:
     shown = visible(view.text[:view.position + 1][-40:])
     st.markdown(f"After `…{shown}`" + (f" the next character is `{visible(view.target)}`." if view.target else "."))
     table = pd.DataFrame({"readout of": view.layers,
-                          **{f"#{i + 1}": [f"{visible(t[i][0])} {t[i][1]:.2f}" for t in view.top] for i in range(5)}})
+                          **{f"#{i + 1}": [f"{visible(t[i][0])} {fmt.pct(t[i][1])}" for t in view.top]
+                             for i in range(5)}})
     if view.target_prob is not None:
-        table["P(next)"] = view.target_prob
-    st.dataframe(table, hide_index=True, key="heads_lens_table")
+        table["P(next)"] = [fmt.pct(p) for p in view.target_prob]
+    st.dataframe(table, hide_index=True, key="heads_lens_table", placeholder=fmt.MISSING)
     losses = cached.layer_losses(run)
     st.plotly_chart(charts.bar(view.layers, losses, title=f"Loss of each layer's readout on {run.speakers[0]}'s "
                                "val text (nats/char)", y_title="nats/char", height=280), key="heads_lens_loss")
@@ -129,7 +133,7 @@ def embedding_maps(runs: list, loaded) -> None:
     c1.plotly_chart({"data": fig_data, "layout": layout}, key="heads_embeddings")
     c1.caption("Each speaker model's map is rotated (or mirrored) onto the first by orthogonal Procrustes over "
                "the characters they share, so the same region means the same thing across maps. Variance "
-               "explained by the two axes: " + "; ".join(f"{m['label']} {sum(m['explained']):.0%}" for m in maps))
+               "explained by the two axes: " + "; ".join(f"{m['label']} {fmt.pct(sum(m['explained']))}" for m in maps))
     sim = position_similarity(loaded.model).numpy()
     labels = [str(i) for i in range(len(sim))]
     c2.plotly_chart(charts.heatmap(sim, labels, labels, "Position embeddings: cosine similarity", zmin=-1, zmax=1,
