@@ -168,11 +168,13 @@ with state.friendly_errors():
                f"characters.{truth}",
                icon=":material/record_voice_over:")
     b1, b2 = st.columns(2)
+    colors = [charts.speaker_color(n) for n in names]  # each speaker's model in the speaker's colour
     fig = charts.bar(names, means, "mean loss per character (lower: less surprised)", y_title="nats/char",
-                     height=300)
+                     height=300, color=colors)
     fig.update_traces(text=[f"{v:.3f}" for v in means], textposition="outside", cliponaxis=False)
     b1.plotly_chart(fig, key="compare_mean_loss")
-    fig = charts.bar(names, probs, "the guess: P(speaker | passage)", y_title="probability", height=300)
+    fig = charts.bar(names, probs, "the guess: P(speaker | passage)", y_title="probability", height=300,
+                     color=colors)
     fig.update_traces(text=[fmt.pct(p) for p in probs], textposition="outside", cliponaxis=False)
     fig.update_yaxes(range=[0, 1.1])
     b2.plotly_chart(fig, key="compare_guess")

@@ -9,11 +9,11 @@ import streamlit as st
 from core.text.corpus import MAX_TEXT_MB, MIN_TEXT_CHARS, SpeakerError, add_user_text, renamed_files
 from core.text.tokenizer import visible
 from ui import fmt, journey, state
+from ui.charts import shade, speaker_color
 
 PER_ROW = 4             # speaker columns per row
 EXCERPT_CHARS = 600
 TOP_CHARS = 30          # characters in the frequency chart
-TRAIN_COLOUR, VAL_COLOUR = "#4c78a8", "#f58518"
 
 journey.header(__file__)
 st.markdown(
@@ -87,7 +87,7 @@ def speaker_column(sp) -> None:
     top = counts[:TOP_CHARS]
     fig = go.Figure(go.Bar(
         x=[visible(c) for c, _ in top], y=[100 * n / total for _, n in top],
-        customdata=[n for _, n in top], marker_color=TRAIN_COLOUR,
+        customdata=[n for _, n in top], marker_color=speaker_color(sp.name),
         hovertemplate="%{x}: %{customdata:,} times (%{y:.2f}%)<extra></extra>"))
     fig.update_xaxes(type="category", dtick=1, tickangle=0, tickfont={"family": "monospace", "size": 11})
     fig.update_layout(title={"text": f"The {len(top)} most frequent characters", "font": {"size": 14}},
@@ -120,12 +120,15 @@ st.markdown(
 splits = [(sp.name, *map(len, sp.split())) for sp in speakers]
 names = [name for name, _, _ in splits][::-1]      # first speaker on top
 fig = go.Figure()
-for i, (part, colour) in enumerate([("train", TRAIN_COLOUR), ("val", VAL_COLOUR)]):
+for i, part in enumerate(("train", "val")):  # each speaker's train in its colour, its val a lighter shade of it
     n = [s[1 + i] for s in splits][::-1]
-    fig.add_trace(go.Bar(y=names, x=n, name=part, orientation="h", marker_color=colour,
-                         text=[f"{v:,} {part}" for v in n], textposition="inside", insidetextanchor="middle",
+    fig.add_trace(go.Bar(y=names, x=n, name=part, orientation="h",
+                         marker_color=[shade(speaker_color(name), 4 * i) for name in names],
+                         text=[f"{v:,} {part}" for v in n], textposition="inside" if part == "train" else "outside",
+                         insidetextanchor="middle", cliponaxis=False,
                          hovertemplate="%{y}<br>%{x:,} characters " + part + "<extra></extra>"))
-fig.update_layout(barmode="stack", height=110 + 45 * len(splits), xaxis_title="characters",
-                  margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                  legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "traceorder": "normal"})
+longest = max(train + val for _, train, val in splits)
+fig.update_layout(barmode="stack", height=90 + 45 * len(splits), xaxis={"title": "characters",
+                  "range": [0, 1.15 * longest]}, showlegend=False, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                  uniformtext={"minsize": 10, "mode": "hide"})  # a label too long for its bar is hidden, not shrunk
 st.plotly_chart(fig, key="speeches_split")

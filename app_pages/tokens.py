@@ -10,6 +10,7 @@ from core.limits import MAX_PROBE_CHARS
 from core.text.subword import CodebookRow, codebook_tradeoff
 from core.text.tokenizer import CharTokenizer, UnknownCharError, parse_ids, visible
 from ui import fmt, journey, state
+from ui.charts import speaker_color
 
 LECTURE_CODE = """chars = sorted(list(set(text)))
 vocab_size = len(chars)
@@ -131,7 +132,7 @@ if rows:
     fig = go.Figure()
     for n in names:
         fig.add_trace(go.Scatter(x=[r.vocab_size for r in rows], y=[r.tokens[n] for r in rows], name=n,
-                                 mode="lines+markers", text=[r.scheme for r in rows],
+                                 mode="lines+markers", text=[r.scheme for r in rows], line={"color": speaker_color(n)},
                                  hovertemplate=n + "<br>%{text}, vocabulary %{x:,}: %{y:,} tokens<extra></extra>"))
     fig.update_xaxes(type="log", title="vocabulary size (codebook, log scale)",
                      tickvals=[r.vocab_size for r in rows], ticktext=[f"{r.vocab_size:,}" for r in rows])

@@ -104,7 +104,7 @@ if versions is None:
 words, m1, m2, out = st.columns(ROW, gap="small")
 with words:
     st.subheader("Version 1: a loop")
-    st.code(V1_CODE, language="python")
+    st.code(V1_CODE, language="python", wrap_lines=True)  # a narrow column: never clipped
     st.markdown(
         "The plain definition: for each position *t*, take the mean of `x[0..t]`. Correct, and slow: a Python "
         "loop over time, one small average at a time. It is the reference the other two must match.")
@@ -118,7 +118,7 @@ st.divider()
 words, m1, m2, out = st.columns(ROW, gap="small")
 with words:
     st.subheader("Version 2: matrix multiply")
-    st.code(V2_CODE, language="python")
+    st.code(V2_CODE, language="python", wrap_lines=True)
     st.markdown(
         "The loop becomes one matrix multiply: row *t* of `wei` holds the weight each past token gets. On a "
         "batch `(B, T, C)`, `wei @ x` broadcasts over B and runs in parallel on the hardware. Any weighting of "
@@ -133,7 +133,7 @@ st.divider()
 words, m1, m2, out = st.columns(ROW, gap="small")
 with words:
     st.subheader("Version 3: softmax")
-    st.code(V3_CODE, language="python")
+    st.code(V3_CODE, language="python", wrap_lines=True)
     st.markdown(
         "This is what self-attention does. Here the affinities are all 0, so the softmax spreads the weight "
         "evenly over the past; in attention they come from the data (query · key), so each token picks **how "

@@ -35,6 +35,12 @@ def shade(color: str, k: int) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(round(v + f * (target - v)) for v in (r, g, b)))
 
 
+# A chart's title just above its plot, the top margin growing to fit it (two lines with <br> too): a
+# fixed margin either wasted room or let the title run into what stood above the plot.
+TITLE_ABOVE = {"font": {"size": 14}, "automargin": True, "yref": "paper", "y": 1, "yanchor": "bottom",
+               "pad": {"b": 8}}
+
+
 def _finite(z) -> np.ndarray:
     z = np.asarray(z, dtype=np.float32)
     return np.where(np.isfinite(z), z, np.nan)
@@ -54,10 +60,13 @@ def heatmap(z, x_labels, y_labels, title: str = "", *, zmin=None, zmax=None, zmi
              "xgap": 1 if n <= 40 else 0, "ygap": 1 if n <= 40 else 0}
     if text_fmt and n <= 12:
         trace["texttemplate"] = text_fmt
-    axis = {"type": "category", "showgrid": False, "nticks": 32, "tickfont": {"size": 9}}
-    layout = {"title": {"text": title, "font": {"size": 14}}, "plot_bgcolor": MASK_GREY,
-              "height": height or min(560, 200 + 10 * n), "margin": {"l": 10, "r": 10, "t": 90, "b": 10},
-              "xaxis": {**axis, "title": {"text": x_title}, "tickangle": -90, "side": "top"},
+    # Keys along the bottom: along the top, their tick labels and axis title were drawn over the title. No
+    # nticks: plotly labels as many categories as fit the axis (a fixed 32 on 128 channels overlapped), and
+    # automargin keeps every label inside the figure.
+    axis = {"type": "category", "showgrid": False, "tickfont": {"size": 9}, "automargin": True}
+    layout = {"title": TITLE_ABOVE | {"text": title}, "plot_bgcolor": MASK_GREY,
+              "height": height or min(560, 200 + 10 * n), "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+              "xaxis": {**axis, "title": {"text": x_title}, "tickangle": -90},
               "yaxis": {**axis, "title": {"text": y_title}, "autorange": "reversed"}}
     return go.Figure({"data": [{k: v for k, v in trace.items() if v is not None}], "layout": layout})
 

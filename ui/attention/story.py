@@ -56,7 +56,7 @@ def _token_and_position(loaded, text: str) -> None:
     parts = [("tok_emb(x)", view.tok, "token table rows"), (f"pos_emb(arange({view.T}))", view.pos,
              "position table rows"), ("x = tok_emb + pos_emb", view.x, "what block 1 reads")]
     for col, (name, z, what) in zip(cols, parts):
-        fig = charts.heatmap(z, channels, view.labels, f"{name}: ({view.T}, {view.n_embd}), {what}",
+        fig = charts.heatmap(z, channels, view.labels, f"{name}: ({view.T}, {view.n_embd})<br>{what}",
                              colorscale=charts.DIVERGING, zmid=0.0, zmin=-zmax, zmax=zmax, x_title="channel c",
                              y_title="position (character)", height=min(700, 180 + 16 * view.T), hover_name=name)
         fig.update_traces(name=name)

@@ -313,7 +313,12 @@ export default function (component) {
         if (hl) {  // the head's strongest pattern (core.heads): what it does, at a glance
           ctx.save(); ctx.fillStyle = "rgba(255,255,255,0.85)"; ctx.fillRect(x, y + cw - 16, cw, 16);
           ctx.fillStyle = "#222"; ctx.textAlign = "left"; ctx.textBaseline = "alphabetic"; ctx.font = "11px sans-serif";
-          ctx.fillText(`${hl[0]} ${hl[1].toFixed(2)}`, x + 3, y + cw - 4); ctx.restore();
+          // within its tile: a long label ("broad: ~13 chars, leans to 'r'") is cut with "…", its score kept
+          // (it ran on under the next tile, and past the last one)
+          const score = ` ${hl[1].toFixed(2)}`;
+          let name = hl[0];
+          while (name.length > 1 && ctx.measureText(name + score).width > cw - 6) name = name.slice(0, -2) + "…";
+          ctx.fillText(name + score, x + 3, y + cw - 4); ctx.restore();
         }
         if (r === s.layer && c === s.head) {
           ctx.strokeStyle = "#ff4b4b"; ctx.lineWidth = 3; ctx.strokeRect(x - 2, y - 2, cw + 4, cw + 4);

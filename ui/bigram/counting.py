@@ -35,8 +35,7 @@ def _row_figure(rows: list[tuple[str, np.ndarray]], labels: list[str], title: st
     fig = charts.heatmap(np.stack([r for _, r in rows]), labels, [name for name, _ in rows], title,
                          colorscale=colorscale, zmid=zmid, x_title="column (next character)", y_title="row",
                          height=130 + 28 * len(rows), hover_name="value")
-    fig.update_xaxes(nticks=len(labels) + 1, tickangle=0, tickfont={"size": 7})
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 70, "b": 10})
+    fig.update_xaxes(tickangle=0, tickfont={"size": 8})  # as many characters as fit; hover names each column
     return fig
 
 
@@ -65,7 +64,7 @@ def onehot_lookup_section(loaded, sd, tok) -> None:
                                     labels, "the row it selects: the multiply and the lookup agree",
                                     charts.DIVERGING, zmid=0.0), key="bigram_onehot_rows")
         st.caption("The third row, the next character's row of W, is there for contrast: a different row.")
-    right.code(ONEHOT_CODE, language="python")
+    right.code(ONEHOT_CODE, language="python", wrap_lines=True)
 
     st.markdown("**Backpropagation only updates the rows that were looked up.** One batch of "
                 f"{GRAD_BATCH[0]} x {GRAD_BATCH[1]} characters from the train split, its loss, one backward pass: "
@@ -76,7 +75,7 @@ def onehot_lookup_section(loaded, sd, tok) -> None:
     a, b = st.columns([3, 2])
     fig = charts.bar(labels, norms, "|gradient| of each row of the table after one batch", x_title="row (character)",
                      y_title="L2 norm", height=300, color=["#d62728" if v > 0 else "#1f77b4" for v in norms])
-    fig.update_xaxes(type="category", tickangle=0, tickfont={"size": 7}, nticks=len(labels) + 1)
+    fig.update_xaxes(type="category", tickangle=0, tickfont={"size": 8})
     a.plotly_chart(fig, key="bigram_grad")
     b.code("\n".join(tok.decode(row.tolist()).replace("\n", "↵") for row in g.x), language=None)
     chars = ", ".join(repr(labels[i]) for i in g.rows_touched)
@@ -132,17 +131,18 @@ def counting_section(speaker: str, clean: bool, V: int) -> None:
                         "val contexts never seen in train": fmt.pct(r["val_unseen"]),
                         "count model val loss": round(r["val_loss"], 3)} for r in rows])
     st.dataframe(df, hide_index=True, width="stretch")
+    color = charts.speaker_color(speaker)  # the count model and the GPT both the speaker's: its colour
     fig = go.Figure(go.Scatter(x=[r["n"] for r in rows], y=[r["val_loss"] for r in rows], mode="lines+markers",
-                               name="count model (add-0.1 smoothed)"))
+                               name="count model (add-0.1 smoothed)", line={"color": color}))
     fig.add_hline(y=math.log(V), line_dash="dot", line_color="grey", annotation_text="uniform: ln V")
     if gpt_loss is not None:
-        fig.add_hline(y=gpt_loss, line_dash="dash", line_color="#d62728",
+        fig.add_hline(y=gpt_loss, line_dash="dash", line_color=charts.shade(color, 1),
                       annotation_text=f"{gpt.record.name}: {gpt_loss:.3f} (block {cfg.block_size})")
     fig.update_layout(title=f"val loss on {speaker}'s val text, by context length", xaxis_title="context n",
                       yaxis_title="nats/char", height=340, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     left, right = st.columns([3, 2])
     left.plotly_chart(fig, key="bigram_ngram_loss")
-    right.code(COUNT_CODE, language="python")
+    right.code(COUNT_CODE, language="python", wrap_lines=True)
     best = min(rows, key=lambda r: r["val_loss"])
     later = rows[min(best["n"] + 1, MAX_ORDER - 1)]
     note = (f"The GPT reads {cfg.block_size} characters and reaches **{gpt_loss:.3f}** with "

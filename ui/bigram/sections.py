@@ -35,9 +35,9 @@ def table_heatmap(probs, labels: list[str], title: str, zmax: float):
     fig = charts.heatmap(probs, labels, labels, title, zmin=0.0, zmax=zmax, colorbar_title="p",
                          x_title="next character", y_title="current character", height=690)
     fig.update_traces(hovertemplate="after '%{y}' comes '%{x}' with p = %{z:.4f}<extra></extra>")
-    fig.update_xaxes(nticks=len(labels) + 1, tickangle=0, tickfont={"size": 8})   # every character labelled
+    # every row labelled; the columns as many as fit side by side (two tables share the width; hover names each)
+    fig.update_xaxes(tickangle=0, tickfont={"size": 8})
     fig.update_yaxes(nticks=len(labels) + 1, tickfont={"size": 8})
-    fig.update_layout(title={"y": 0.995, "yanchor": "top"})
     return fig
 
 
@@ -129,7 +129,8 @@ def tokens_dont_talk(model, tok, labels: list[str]) -> None:
                          x_title="next character", y_title="probability", height=460)
         fig.data[0].name = top.columns[1]
         fig.add_bar(x=top["next"].tolist(), y=top.iloc[:, 2].tolist(), name=top.columns[2])
-        fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.12})
+        fig.update_layout(barmode="group", legend={"x": 1, "xanchor": "right", "y": 1, "yanchor": "top",  # over the
+                                                   "bgcolor": "rgba(255,255,255,0.8)"})  # least likely: short bars
         left, right = st.columns([3, 2])
         left.plotly_chart(fig, key="bigram_next")
         right.dataframe(top.style.format({c: fmt.pct for c in top.columns[1:]}), hide_index=True,

@@ -25,7 +25,7 @@ def report(speakers: tuple[str, ...], k: int) -> style.StyleReport:
 
 def words_figure(name: str, top: tuple[style.Distinctive, ...]):
     fig = charts.bar([d.z for d in top], [d.word for d in top], name, x_title="z (standard errors)",
-                     height=120 + 24 * len(top), color="#4c78a8", orientation="h")
+                     height=120 + 24 * len(top), color=charts.speaker_color(name), orientation="h")
     fig.update_traces(text=[f"{d.count}×" for d in top], textposition="inside", insidetextanchor="end",
                       customdata=[[d.count, d.per_1000, d.rest_per_1000, d.delta] for d in top],
                       hovertemplate="<b>%{y}</b>: z %{x:.1f}, log-odds ratio %{customdata[3]:.2f}<br>"

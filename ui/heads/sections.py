@@ -101,13 +101,26 @@ def logit_lens(run, loaded, text: str) -> None:
     st.dataframe(table, hide_index=True, key="heads_lens_table", placeholder=fmt.MISSING)
     losses = cached.layer_losses(run)
     st.plotly_chart(charts.bar(view.layers, losses, title=f"Loss of each layer's readout on {run.speakers[0]}'s "
-                               "val text (nats/char)", y_title="nats/char", height=280), key="heads_lens_loss")
+                               "val text (nats/char)", y_title="nats/char", height=280,
+                               color=charts.speaker_color(run.speakers[0])), key="heads_lens_loss")
     st.caption("Each row applies the model's final LayerNorm and head to the residual stream after that layer "
                "(the logit lens); the last row is the model's own prediction.")
 
 
+ROLE_WORDS = {"scratch": "from scratch", "fine-tune": "fine-tuned", "base": "base", "rung": "ladder rung"}
+
+
+def map_title(run) -> str:
+    """A map's title over its third of the chart: the speaker on one line (in the speaker's colour, set
+    by the caller), how the model was made on the next; the full run name is in the caption below (a
+    run's name is wider than its map, and three of them were drawn over each other)."""
+    who = run.speakers[0] if len(run.speakers) == 1 else f"{len(run.speakers)} speakers"
+    return f"{who}<br>{ROLE_WORDS.get(run.role, run.role)}"
+
+
 def embedding_maps(runs: list, loaded) -> None:
     maps = cached.maps(runs)
+    by_name = {r.name: r for r in runs}
     c1, c2 = st.columns([3, 2])
     fig_data = []
     for k, m in enumerate(maps):
@@ -122,10 +135,14 @@ def embedding_maps(runs: list, loaded) -> None:
                              "textfont": {"color": CLASS_COLOURS[cls], "size": 13},
                              "hovertemplate": "%{text}<extra>" + cls + "</extra>"})
     n = len(maps)
-    layout = {"height": 380, "margin": {"l": 10, "r": 10, "t": 60, "b": 10}, "title": {"text": "Token embeddings "
-              "(PCA, 2-D), aligned to the first map", "font": {"size": 14}}, "legend": {"orientation": "h"},
-              "annotations": [{"text": m["label"], "xref": "paper", "yref": "paper", "showarrow": False,
-                               "x": (k + 0.5) / n, "y": 1.02, "yanchor": "bottom"} for k, m in enumerate(maps)]}
+    layout = {"height": 400, "margin": {"l": 10, "r": 10, "t": 80, "b": 10},  # the title, then two lines a map
+              "title": {"text": "Token embeddings (PCA, 2-D), aligned to the first map", "font": {"size": 14},
+                        "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 8}},
+              "legend": {"orientation": "h"},
+              "annotations": [{"text": map_title(by_name[m["label"]]), "xref": "paper", "yref": "paper",
+                               "showarrow": False, "x": (k + 0.5) / n, "y": 1.0, "yanchor": "bottom",
+                               "font": {"size": 12, "color": charts.speaker_color(by_name[m["label"]].speakers[0])}}
+                              for k, m in enumerate(maps)]}
     for k in range(n):
         layout[f"xaxis{k + 1}"] = {"domain": [k / n + 0.01, (k + 1) / n - 0.01], "zeroline": False,
                                    "showticklabels": False}

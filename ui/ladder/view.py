@@ -10,8 +10,7 @@ import streamlit as st
 from core.lessons import ladder
 from core.lessons.ngram import order_report, uniform_loss
 from core.text.dataset import prepare
-
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+from ui.charts import REF_GREY, TITLE_ABOVE, speaker_color
 
 
 @st.cache_data(show_spinner="Counting each speaker's bigrams...", max_entries=32)
@@ -51,31 +50,35 @@ def status_line(r: ladder.Result) -> str:
 
 
 def chart(results: list[ladder.Result], speakers: list[str], base: dict[str, dict[str, float]]) -> go.Figure:
-    """Val loss by rung, one line per speaker; dotted: each speaker's count bigram; grey: the uniform
-    guess; diamonds: the lecture's figures on tiny Shakespeare."""
+    """Val loss by rung, one line per speaker in its colour; dotted in the same colour: its count bigram
+    (named in the legend: the speakers' count bigrams lie within a few hundredths of each other, and
+    labels on the lines were drawn over each other); grey: the uniform guess; diamonds: the lecture's
+    figures on tiny Shakespeare. The legend stands at the right, clear of the axis titles."""
     fig = go.Figure()
     xs = [r.number for r in ladder.RUNGS]
-    for i, s in enumerate(speakers):
-        color = COLORS[i % len(COLORS)]
+    for s in speakers:
+        color = speaker_color(s)
         by = {r.rung: r.val_loss for r in results if r.speaker == s and r.status == "finished"}
-        fig.add_trace(go.Scatter(x=xs, y=[by.get(n) for n in xs], mode="lines+markers", name=s,
+        fig.add_trace(go.Scatter(x=xs, y=[by.get(n) for n in xs], mode="lines+markers", name=s, legendgroup=s,
                                  line={"color": color}, connectgaps=False))
         if s in base:
-            fig.add_hline(y=base[s]["count bigram"], line={"color": color, "dash": "dot", "width": 1},
-                          annotation_text=f"count bigram, {s}", annotation_position="top left",
-                          annotation_font_size=10)
+            floor = base[s]["count bigram"]
+            fig.add_trace(go.Scatter(x=[xs[0], xs[-1]], y=[floor, floor], mode="lines", legendgroup=s,
+                                     name=f"count bigram, {s}: {floor:.3f}",
+                                     line={"color": color, "dash": "dot", "width": 1},
+                                     hovertemplate=f"count bigram, {s}: {floor:.3f}<extra></extra>"))
     if base:
         uniform = max(b["uniform"] for b in base.values())
-        fig.add_hline(y=uniform, line={"color": "grey", "dash": "dash", "width": 1},
+        fig.add_hline(y=uniform, line={"color": REF_GREY, "dash": "dash", "width": 1},
                       annotation_text=f"uniform guess, ln V = {uniform:.2f}", annotation_position="bottom left")
     lec = [(r.number, r.lecture) for r in ladder.RUNGS if r.lecture is not None]
     fig.add_trace(go.Scatter(x=[n for n, _ in lec], y=[v for _, v in lec], mode="markers+lines",
                              name="the lecture (tiny Shakespeare)", marker={"symbol": "diamond", "size": 9},
                              line={"color": "black", "dash": "dash", "width": 1}))
-    fig.update_layout(title="Validation loss by rung (nats per character, lower is better)", height=440,
-                      xaxis={"title": "rung", "tickmode": "array", "tickvals": xs,
-                             "ticktext": [f"{r.number}. {r.name}" for r in ladder.RUNGS]},
-                      yaxis={"title": "val loss"}, margin={"t": 50, "b": 40}, legend={"orientation": "h"})
+    fig.update_layout(title=TITLE_ABOVE | {"text": "Validation loss by rung (nats per character, lower is better)"},
+                      height=440, xaxis={"title": "rung", "tickmode": "array", "tickvals": xs,
+                                         "ticktext": [f"{r.number}. {r.name}" for r in ladder.RUNGS]},
+                      yaxis={"title": "val loss"}, margin={"t": 10, "b": 40})
     return fig
 
 

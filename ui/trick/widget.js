@@ -15,7 +15,15 @@ function lut(stops) {
   return out;
 }
 
-const BOX = 230;  // px: every matrix is drawn in the same box at every T (no page relayout)
+const BOX = 230;  // px at most: every matrix is drawn in the same box at every T (no page relayout)
+const MIN_BOX = 120;
+
+// The box fits the column the matrix stands in (a fixed 230 px ran over the next column's matrix or
+// caption when the page was narrower than the four columns need).
+function boxFor(root, left) {
+  const width = root.clientWidth || BOX + left;
+  return Math.max(MIN_BOX, Math.min(BOX, width - left - 2));
+}
 
 function drawMatrix(root, d, T) {
   const m = d.per_T[T - 1], z = m.z, colours = root.__colours, rows = z.length, cols = z[0].length;
@@ -30,16 +38,17 @@ function drawMatrix(root, d, T) {
     });
   }
   root.querySelector(".tw-title").textContent = d.title;
-  const dpr = window.devicePixelRatio || 1, left = 22, top = 16, W = BOX + left, H = BOX * 0.75 + top;
-  const cw = Math.min(34, BOX / cols), ch = Math.min(24, (H - top) / rows);
-  if (root.__cv.width !== Math.round(W * dpr)) {
+  const dpr = window.devicePixelRatio || 1, left = 22, top = 16, box = boxFor(root, left);
+  const W = box + left, H = box * 0.75 + top;
+  const cw = Math.min(34, box / cols), ch = Math.min(24, (H - top) / rows);
+  if (root.__cv.width !== Math.round(W * dpr) || root.__cv.height !== Math.round(H * dpr)) {
     root.__cv.width = Math.round(W * dpr); root.__cv.height = Math.round(H * dpr);
     root.__cv.style.width = W + "px"; root.__cv.style.height = H + "px";
   }
   const ctx = root.__cv.getContext("2d");
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0); ctx.clearRect(0, 0, W, H);
   ctx.font = "10px sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
-  const text = rows <= 8 && cols <= 8, span = (m.hi - m.lo) || 1;
+  const text = rows <= 8 && cols <= 8 && cw >= 22, span = (m.hi - m.lo) || 1;  // "-0.25" fits its cell
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < cols; j++) {
       const v = z[i][j], x = left + j * cw, y = top + i * ch;
@@ -100,5 +109,12 @@ export default function (component) {
   draw(+(document.body.dataset.trickT || data.T));
   const listener = e => draw(e.detail);
   document.addEventListener(EVENT, listener);
-  return () => document.removeEventListener(EVENT, listener);
+  let width = root.clientWidth;
+  const resized = new ResizeObserver(() => {  // the column narrowed or widened: the box follows it
+    if (root.clientWidth === width) return;
+    width = root.clientWidth;
+    draw(+(document.body.dataset.trickT || data.T));
+  });
+  resized.observe(root);
+  return () => { document.removeEventListener(EVENT, listener); resized.disconnect(); };
 }
