@@ -91,7 +91,7 @@ base: $(APP_STAMP)
 	@for s in $(SHIPPED); do \
 	  slug=$$(echo "$$s" | tr 'A-Z' 'a-z' | sed -E 's/[^a-z0-9]+/-/g; s/^-|-$$//g'); \
 	  rm -rf "checkpoints/$$slug-gpt-lora-$(BIG)"; \
-	  $(PY) -m core train --speaker "$$s" --init-from $(BIG) --preset lora --name "$$slug-gpt-lora-$(BIG)" \
+	  $(PY) -m core train --speaker "$$s" --init-from $(BIG) --preset lora --eval-interval 100 --eval-iters 20 --name "$$slug-gpt-lora-$(BIG)" \
 	    --out checkpoints || exit 1; \
 	done
 	$(PY) -m core attribution --json --passages 40 --out checkpoints > checkpoints/attribution.json

@@ -69,8 +69,9 @@ with state.friendly_errors():
     labels = probes.head_labels(run) if run is not None else None  # each head's strongest pattern (cached)
     explore(loaded, text, causal, labels)  # the slider reruns only this fragment: no sidebar, no reload
     if labels:
-        st.caption("Each tile of the layer x head grid is labelled with the head's strongest pattern and its score "
-                   "(the share of its attention that lands there; *diffuse* below 0.3): see *Inside the heads*.")
+        st.caption("Each tile of the layer x head grid is labelled with what the head does: its strongest pattern "
+                   "and score (the share of its attention that lands there), or, when it follows none, how broadly "
+                   "it spreads and what it leans to: see *Inside the heads*.")
     token_and_position(loaded, text)
     one_character_story(loaded, text, causal)
 

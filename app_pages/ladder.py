@@ -14,8 +14,9 @@ journey.header(__file__)
 st.markdown(
     "The lecture goes from one attention head to the full GPT one piece at a time, reading the validation "
     "loss after each. Every rung here is the same GPT class with pieces switched on (`ModelConfig`'s "
-    "`attn_proj`, `ffwd`, `residual`, `layer_norm`, and more heads and blocks), trained the same small "
-    "way: 1,500 steps, 32 channels, 32 characters of context. Rung 1 is the bigram table.")
+    "`attn_proj`, `ffwd`, `residual`, `layer_norm`, and more heads and blocks), trained the lecture's own "
+    f"way: {ladder.BY_NUMBER[3].describe()}, AdamW at a constant rate, PyTorch's default initial weights, no "
+    "dropout. Rung 1 is the bigram table. Each rung's settings and real steps are in the table below.")
 
 root = state.runs_root()
 on_disk = ladder.speakers_on_disk(root)
@@ -37,7 +38,8 @@ if others:
 rows = view.table(results, speakers)
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", placeholder=fmt.MISSING,
              column_config={**{s: st.column_config.NumberColumn(format="%.3f") for s in speakers},
-                            "params": st.column_config.NumberColumn(format="%d"),
+                            "params": st.column_config.NumberColumn(format="%,d"),
+                            "trained with": st.column_config.TextColumn(width="large"),
                             "lecture": st.column_config.NumberColumn("lecture (Shakespeare)", format="%.2f")})
 for rung in ladder.RUNGS:
     mine = [r for r in results if r.rung == rung.number]
@@ -53,7 +55,7 @@ st.subheader("What each piece bought (change in val loss from the rung before)")
 cols = st.columns(max(1, len(speakers)))
 for col, s in zip(cols, speakers):
     col.markdown(f"**{s}**")
-    col.text("\n".join(view.gain_text(results, s)) or "no rungs trained yet")
+    col.markdown("\n".join(f"- {line}" for line in view.gain_text(results, s)) or "no rungs trained yet")
 
 st.subheader("Train the rungs")
 names = state.speaker_names()

@@ -14,6 +14,8 @@ from core.runs import start as runs
 from ui import fmt, journey, speak, state
 from ui.watch import GROUP, SELECTED, WATCHED, watch
 
+LORA_FROM = 2_000_000  # a base bigger than this is fine-tuned through LoRA adapters by default
+
 journey.header(__file__)
 st.markdown(
     "A speaker's own addresses are a few hundred thousand characters: a small model trained on them alone "
@@ -78,9 +80,9 @@ with state.friendly_errors():
             col.code(prompt + text, language=None, wrap_lines=True)
 
 
-def fine_tune(speaker: str, base_name: str) -> None:
+def fine_tune(speaker: str, base_name: str, how: str) -> None:
     try:
-        started = runs.start_group([runs.RunRequest.make([speaker], "gpt", "finetune", state.cleaning(), base_name)],
+        started = runs.start_group([runs.RunRequest.make([speaker], "gpt", how, state.cleaning(), base_name)],
                                    state.runs_root())
     except state.USER_ERRORS as e:
         st.session_state["speak_msg"] = ("error", f"Nothing was started: {e}")
@@ -93,12 +95,17 @@ def fine_tune(speaker: str, base_name: str) -> None:
 
 st.subheader("Fine-tune another speaker")
 names = state.speaker_names()
-c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
 who = c1.selectbox("Speaker", names, index=names.index("Abraham Lincoln") if "Abraham Lincoln" in names else 0,
                    key="speak_new_speaker")
-c2.button("Fine-tune from the base", key="speak_finetune", type="primary", icon=":material/play_arrow:",
-          on_click=fine_tune, args=(who, base.name),
-          help="600 steps at a small learning rate, in the background (the finetune preset)")
+HOW = {"lora": "LoRA adapters: rank 8, 400 steps", "finetune": "every weight: 600 steps"}
+how = c2.radio("What trains", list(HOW), format_func=HOW.get, key=f"speak_how_{base.name}", horizontal=True,
+               index=0 if base.model.n_params() > LORA_FROM else 1,
+               help="LoRA trains a low-rank update of each projection with the base frozen: a few percent of the "
+                    "weights, saved alone (a small file), and it overfits a speaker's few hundred thousand "
+                    "characters less; every weight is the lecture's way. The default follows the base's size.")
+c3.button("Fine-tune from the base", key="speak_finetune", type="primary", icon=":material/play_arrow:",
+          on_click=fine_tune, args=(who, base.name, how), help="In the background; follow it on the Train page")
 if speak.seen_in_pretraining(base, who):
     st.caption(f"{who}'s addresses are in {base.name}'s training text: the base has already seen this speaker's "
                "validation text, so every loss for this speaker says so.")

@@ -224,7 +224,10 @@ export default function (component) {
     ui.tiles.forEach((tile, k) => drawStage(tile, stages[k], Tn, src.labels));
     drawMosaic(wt, n, Tn, src.labels);
     const tail = src.labels.map(l => l.split(" (")[0]).join("").slice(-20).replace(/␣/g, " ").replace(/↵/g, "\\n");
-    ui.guess.textContent = `Next-character guesses after ...'${tail}': ` +
+    ui.guess.textContent = (h.causal ? `Next-character guesses after ...'${tail}': `
+      : `Without the mask these are not predictions: every position now also sees the characters after it, ` +
+        `and this model was trained only with the mask (an encoder is trained for other tasks, such as filling ` +
+        `a blank). What its head outputs after ...'${tail}' would read as: `) +
       src.next.map(([c, p]) => `${JSON.stringify(c)} ${p.toFixed(2)}`).join(", ");
     ui.note.textContent = src.where === "browser"
       ? `T = ${T}: drawn in your browser, cut from one forward pass over the first ${n} characters.`
