@@ -49,8 +49,8 @@ def seen_in_pretraining(base: rec.RunRecord | None, speaker: str) -> bool:
 
 def model_sets(speakers: list[str]) -> dict[str, dict[str, str]]:
     """kind ("fine-tuned", "from scratch") -> speaker -> run name: core.runs.catalog's sets."""
-    return {catalog.KINDS[role]: {s: r.name for s, r in models.items()}
-            for role, models in catalog.model_sets(state.runs("gpt"), speakers).items()}
+    return {kind: {s: r.name for s, r in models.items()}
+            for kind, models in catalog.labelled_sets(state.runs("gpt"), speakers).items()}
 
 
 def shipped_curve(speakers: list[str]) -> dict | None:

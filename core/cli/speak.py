@@ -29,10 +29,10 @@ def _sets(args) -> dict:
     models core.runs.catalog names, one set per role that covers every speaker."""
     root = Path(args.out)
     speakers = args.speaker or list(DEFAULT_SPEAKERS)
-    found = {catalog.KINDS[role]: {s: r.name for s, r in models.items()}
-             for role, models in catalog.model_sets(rec.list_runs(root), speakers).items()}
+    found = {kind: {s: r.name for s, r in models.items()}
+             for kind, models in catalog.labelled_sets(rec.list_runs(root), speakers).items()}
     if args.kind:
-        found = {k: v for k, v in found.items() if k == args.kind}
+        found = {k: v for k, v in found.items() if k == args.kind or k.startswith(args.kind + " ")}
     if not found:
         raise ConfigError(f"no set of finished GPT runs, one per speaker, for {', '.join(speakers)}"
                           + (f" ({args.kind})" if args.kind else "") + ": train them first")

@@ -98,6 +98,16 @@ def fine_tune_bases(records: Iterable[RunRecord], speakers: Sequence[str]) -> li
     return sorted(full, key=lambda b: b != first)
 
 
+def labelled_sets(records: Iterable[RunRecord], speakers: Sequence[str]) -> dict[str, dict[str, RunRecord]]:
+    """Every complete set of speaker models, by how the pages and who-said-it name it: "fine-tuned"
+    (the default base's), "from scratch", and "fine-tuned from BASE" for each other base."""
+    records = list(records)
+    out = {KINDS[role]: found for role, found in model_sets(records, speakers).items()}
+    for base in fine_tune_bases(records, speakers)[1:]:
+        out[f"fine-tuned from {base}"] = speaker_models(records, speakers, "fine-tune", base=base)
+    return out
+
+
 def default_role(records: Iterable[RunRecord], speakers: Sequence[str]) -> str:
     """The role a page opens on: the fine-tuned models when every speaker has one, else from scratch."""
     return "fine-tune" if "fine-tune" in model_sets(records, speakers) else "scratch"

@@ -79,16 +79,17 @@ def test_a_config_saved_before_the_switches_is_the_full_gpt():
 @pytest.mark.parametrize("number", [2, 3, 5])
 def test_kv_cache_and_inspect_without_residuals_or_layernorm(number):
     torch.manual_seed(0)
-    model = GPT(ladder.BY_NUMBER[number].config(V)).eval()
-    idx = torch.randint(0, V, (2, 20))
+    cfg = ladder.BY_NUMBER[number].config(V)
+    model = GPT(cfg).eval()
+    idx = torch.randint(0, V, (2, cfg.block_size))  # the rungs' context: the lecture's 8
     with torch.no_grad():
         full, _ = model(idx)
     decode, cache = Decoder(model, "float32"), KVCache()
     steps = torch.stack([decode(idx[:, t:t + 1], cache) for t in range(idx.size(1))], dim=1)
     torch.testing.assert_close(steps, full, rtol=1e-4, atol=1e-5)
     seen = model.inspect(idx)
-    cfg = model.config
-    assert seen.weights.shape == (2, cfg.n_layer, cfg.n_head, 20, 20)
+    T = cfg.block_size
+    assert seen.weights.shape == (2, cfg.n_layer, cfg.n_head, T, T)
     torch.testing.assert_close(seen.logits, full, rtol=1e-4, atol=1e-5)
     assert torch.allclose(seen.weights.sum(-1), torch.ones(()))
     assert (seen.weights.triu(1) == 0).all()
