@@ -15,8 +15,9 @@ st.markdown(
     "The lecture goes from one attention head to the full GPT one piece at a time, reading the validation "
     "loss after each. Every rung here is the same GPT class with pieces switched on (`ModelConfig`'s "
     "`attn_proj`, `ffwd`, `residual`, `layer_norm`, and more heads and blocks), trained the lecture's own "
-    f"way: {ladder.BY_NUMBER[3].describe()}, AdamW at a constant rate, PyTorch's default initial weights, no "
-    "dropout. Rung 1 is the bigram table. Each rung's settings and real steps are in the table below.")
+    f"way: {ladder.BY_NUMBER[3].describe()} (one head in rung 2, {ladder.DEEP} blocks from rung 5), AdamW at a "
+    "constant rate, PyTorch's default initial weights, no dropout. Rung 1 is the bigram table. Each rung's "
+    "settings and real steps are in the table below.")
 
 root = state.runs_root()
 on_disk = ladder.speakers_on_disk(root)
