@@ -179,8 +179,8 @@ class HeadScore:
         name, score = self.best
         if score >= CLEAR:
             return LABELS[name]
-        if self.spread is None:
-            return "diffuse"
+        if self.spread is None:  # scored without its weights' spread (an older probes.json): say what is known
+            return f"no clear pattern (closest: {LABELS[name]}, {score:.0%})"
         lean = next((f", leans to {c!r}" for c, share, lift in self.attends if lift >= LEAN and share >= 0.05), "")
         return f"broad: ~{self.spread:.0f} chars{lean}"
 

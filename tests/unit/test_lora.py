@@ -73,5 +73,11 @@ def test_a_compacted_base_halves_and_still_loads(root, tmp_path):
     size = (copy / BASE / rec.BEST).stat().st_size
     assert ck.compact(copy / BASE) < 0.6 * size
     after = ck.load_model(BASE, root=copy).model
-    idx = torch.randint(0, before.config.vocab_size, (1, 32))
-    assert (after(idx)[0] - before(idx)[0]).abs().max() < 0.1
+    g = torch.Generator().manual_seed(0)
+    idx = torch.randint(0, before.config.vocab_size, (4, 32), generator=g)
+    with torch.no_grad():
+        p, q = before(idx)[0].softmax(-1), after(idx)[0].softmax(-1)
+    # bf16 keeps ~3 significant digits: a logit of 12 moves by ~0.05, so judge what a learner sees,
+    # the next-character probabilities, and where the model puts its top guess
+    assert (p - q).abs().max() < 0.04  # 0.008-0.016 measured over 5 seeds
+    assert (p.argmax(-1) == q.argmax(-1)).float().mean() > 0.95
