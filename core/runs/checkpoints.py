@@ -204,11 +204,17 @@ class LoadedModel:
         """SHA-256 of the weights file as loaded (and of its base's, for a LoRA run): what anything
         computed from these weights is stored under (core.runs.probed), the same in a fresh clone
         (unlike the file's mtime)."""
-        own = file_digest(self.path)
-        if not self.record.train.lora_rank:
-            return own
-        base = resolve_run(self.record.init_from, Path(self.path).parent.parent) / BEST
-        return hashlib.sha256((own + file_digest(base)).encode()).hexdigest()
+        return weights_digest(self.path, self.record)
+
+
+def weights_digest(path: Path, record: RunRecord) -> str:
+    """The digest of a weights file as a model: its SHA-256, and for a LoRA run (its file holds only
+    the updates) the SHA-256 of that and its base's together."""
+    own = file_digest(path)
+    if not record.train.lora_rank:
+        return own
+    base = resolve_run(record.init_from, Path(path).parent.parent) / BEST
+    return hashlib.sha256((own + file_digest(base)).encode()).hexdigest()
 
 
 def file_digest(path: Path) -> str:
