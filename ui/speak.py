@@ -105,7 +105,7 @@ def choose_models(speakers: list[str], key: str = "compare_kind") -> dict[str, r
         base = st.segmented_control(
             "Base", bases, default=bases[0], key=f"{key}_base",
             format_func=lambda b: f"{b} ({sizes[b] / 1e6:.1f}M parameters)" if b in sizes else b,
-            help="The fine-tuned models of one base: the bigger base knows English better and takes longer to "
-                 "sample from") or bases[0]
+            help="The fine-tuned models of one base (their losses are on Speak like them). A bigger base is "
+                 "better only once it has read enough, and it is slower to sample from") or bases[0]
         return catalog.speaker_models(records, speakers, "fine-tune", base=base)
     return found[role]
