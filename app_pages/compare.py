@@ -164,8 +164,8 @@ with state.friendly_errors():
     g = scored_passage(key, text, models)
     names, means, probs = list(g.mean_loss), list(g.mean_loss.values()), list(g.probabilities.values())
     truth = f" It really is {source}." if text == default else ""
-    st.success(f"Guess: **{g.guess}** ({fmt.pct(g.probabilities[g.guess])}), from {fmt.count(g.chars)} scored "
-               f"characters.{truth}",
+    said = fmt.posterior(g.probabilities[g.guess], len(g.probabilities))
+    st.success(f"Guess: **{g.guess}** ({said}), from {fmt.count(g.chars)} scored characters.{truth}",
                icon=":material/record_voice_over:")
     b1, b2 = st.columns(2)
     colors = [charts.speaker_color(n) for n in names]  # each speaker's model in the speaker's colour
@@ -175,8 +175,8 @@ with state.friendly_errors():
     b1.plotly_chart(fig, key="compare_mean_loss")
     fig = charts.bar(names, probs, "the guess: P(speaker | passage)", y_title="probability", height=300,
                      color=colors)
-    fig.update_traces(text=[fmt.pct(p) for p in probs], textposition="outside", cliponaxis=False)
-    fig.update_yaxes(range=[0, 1.1])
+    fig.update_traces(text=[fmt.posterior(p, len(probs)) for p in probs], textposition="outside", cliponaxis=False)
+    fig.update_yaxes(range=[0, 1.1], tickformat=".0%")
     b2.plotly_chart(fig, key="compare_guess")
     st.caption("The guess is Bayes' rule with equal priors: P(speaker | passage) is proportional to the "
                "probability the speaker's model gives the whole passage, exp(-total loss), so it is a softmax "

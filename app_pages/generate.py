@@ -183,6 +183,7 @@ with state.friendly_errors():
                      x_title="next character", y_title="probability", height=320,
                      color=[DRAWN if c == text[pos] else OTHER for c, _ in shown_top])
     fig.update_xaxes(type="category")
+    fig.update_yaxes(tickformat=".0%")  # percentages, as the title and the who-said tables write them
     st.plotly_chart(fig, key="generate_probs")
     st.caption("Red: the character that was drawn"
                + (" (not among the most likely: sampling picked an unlikely one, shown last)"

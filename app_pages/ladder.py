@@ -60,11 +60,12 @@ for col, s in zip(cols, speakers):
 
 st.subheader("Train the rungs")
 names = state.speaker_names()
-c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+c1, c2, c3 = st.columns([5, 2, 3], vertical_alignment="bottom")  # the button's label whole at 1400 px
 who = c1.multiselect("Speakers", names, default=[n for n in speakers if n in names][:1], key="ladder_speakers")
 upto = c2.selectbox("Rungs", ["1-7", "1-8", "8"], key="ladder_rungs",
                     help="Rung 8 is the lecture's GPT (10.8M parameters): it needs a GPU to finish in minutes")
-if c3.button("Train in the background", key="ladder_train", type="primary", icon=":material/play_arrow:"):
+if c3.button("Train in the background", key="ladder_train", type="primary", icon=":material/play_arrow:",
+             width="stretch"):
     with state.friendly_errors():
         queued = ladder.start(who, root, upto)
         st.session_state["ladder_started"] = list(dict.fromkeys([*started, *who]))

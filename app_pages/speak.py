@@ -95,7 +95,7 @@ def fine_tune(speaker: str, base_name: str, how: str) -> None:
 
 st.subheader("Fine-tune another speaker")
 names = state.speaker_names()
-c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+c1, c2, c3 = st.columns([4, 4, 3], vertical_alignment="bottom")  # the button's label whole at 1400 px
 who = c1.selectbox("Speaker", names, index=names.index("Abraham Lincoln") if "Abraham Lincoln" in names else 0,
                    key="speak_new_speaker")
 HOW = {"lora": "LoRA adapters: rank 8, 400 steps", "finetune": "every weight: 600 steps"}
@@ -105,7 +105,8 @@ how = c2.radio("What trains", list(HOW), format_func=HOW.get, key=f"speak_how_{b
                     "weights, saved alone (a small file), and it overfits a speaker's few hundred thousand "
                     "characters less; every weight is the lecture's way. The default follows the base's size.")
 c3.button("Fine-tune from the base", key="speak_finetune", type="primary", icon=":material/play_arrow:",
-          on_click=fine_tune, args=(who, base.name, how), help="In the background; follow it on the Train page")
+          width="stretch", on_click=fine_tune, args=(who, base.name, how),
+          help="In the background; follow it on the Train page")
 if speak.seen_in_pretraining(base, who):
     st.caption(f"{who}'s addresses are in {base.name}'s training text: the base has already seen this speaker's "
                "validation text, so every loss for this speaker says so.")

@@ -36,6 +36,13 @@ def pct(p: float | None) -> str:
     return f"{100 * p:.1f}%"
 
 
+def posterior(p: float | None, n: int) -> str:
+    """One of n probabilities from a softmax over finite scores (who said it): never exactly 0 or 1
+    when n > 1, so a float that rounded there reads "< 0.1%" or "> 99.9%", never "100%" beside
+    another's "< 0.1%"."""
+    return pct(p if n < 2 or _absent(p) else min(max(p, 1e-12), 1 - 1e-12))
+
+
 def count(n: int | float | None) -> str:
     """A count with thousands separators: 246,989."""
     return MISSING if _absent(n) else f"{int(n):,}"

@@ -209,3 +209,13 @@ def test_no_model_at_all_is_a_clear_message(tmp_path, monkeypatch):
     assert "No trained GPT for these speakers yet" in page_text(at)
     at.button(key="generate_go").click().run()
     assert not at.exception
+
+
+def test_a_verdict_that_rounded_to_certainty_reads_as_its_neighbours_do():
+    """exp(-total nats) of a 300-character text underflows: 1.0 beside 1e-30 reads "> 99.9%", not
+    "100%" beside "< 0.1%" (a softmax over finite losses is never exactly 0 or 1)."""
+    from core.lessons.attribution import Verdict
+    from ui.generate.who_said import P_COLUMN, table
+    v = Verdict(OBAMA, {OBAMA: 1.0, TRUMP: 1e-30, BIDEN: 0.0}, {OBAMA: 1.2, TRUMP: 1.4, BIDEN: 1.5}, 300)
+    assert list(table(v)[P_COLUMN]) == ["> 99.9%", "< 0.1%", "< 0.1%"]
+    assert list(table(Verdict(OBAMA, {OBAMA: 1.0}, {OBAMA: 1.2}, 300))[P_COLUMN]) == ["100%"]

@@ -48,7 +48,9 @@ def test_a_speakers_model_is_a_finished_full_size_run_of_its_role(tmp_path):
     assert catalog.speaker_model(records, TRUMP) is None
     better = run(tmp_path, "learners-better", full=1.30)                  # the learner's better one: the pick
     assert catalog.speaker_model([*records, better], OBAMA).name == "learners-better"
-    assert "learners-better (from scratch, 2,000 steps" in catalog.describe(better)
+    assert "learners-better (from scratch, 2,000 steps, 822" in catalog.describe(better)
+    better.step = 2600                                   # trained on past its best: which weights are shown
+    assert "2,600 steps, weights from step 2,000, its best" in catalog.describe(better)
 
 
 def test_a_set_shares_one_architecture_and_covers_every_speaker_it_can(tmp_path):

@@ -43,6 +43,8 @@ function el(tag, cls, parent, text) {
   return e;
 }
 
+// a probability as ui/fmt.pct writes it: 0.1% steps, "< 0.1%" below
+function pct(p) { return p < 0.0005 ? "< 0.1%" : `${(100 * p).toFixed(1)}%`; }
 function fmt(v, d) { return Number.isFinite(v) ? v.toFixed(d) : "masked (-inf)"; }
 
 // A canvas sized in CSS pixels, sharp on any screen.
@@ -228,7 +230,7 @@ export default function (component) {
       : `Without the mask these are not predictions: every position now also sees the characters after it, ` +
         `and this model was trained only with the mask (an encoder is trained for other tasks, such as filling ` +
         `a blank). What its head outputs after ...'${tail}' would read as: `) +
-      src.next.map(([c, p]) => `${JSON.stringify(c)} ${p.toFixed(2)}`).join(", ");
+      src.next.map(([c, p]) => `${JSON.stringify(c)} ${pct(p)}`).join(", ");
     ui.note.textContent = src.where === "browser"
       ? `T = ${T}: drawn in your browser, cut from one forward pass over the first ${n} characters.`
       : `T = ${T}: computed on the server (${!h.causal ? "encoder view" : src.cropped ? "cropped context" : "past the browser's range"}), one forward pass for this T.`;
@@ -318,7 +320,8 @@ export default function (component) {
           ctx.fillStyle = "#222"; ctx.textAlign = "left"; ctx.textBaseline = "alphabetic"; ctx.font = "11px sans-serif";
           // within its tile: a long label ("broad: ~13 chars, leans to 'r'") is cut with "…", its score kept
           // (it ran on under the next tile, and past the last one)
-          const score = ` ${hl[1].toFixed(2)}`;
+          // the score is the named pattern's; a "broad" head follows none, so it has no score to show
+          const score = /^(broad|no clear)/.test(hl[0]) ? "" : ` ${hl[1].toFixed(2)}`;
           let name = hl[0];
           while (name.length > 1 && ctx.measureText(name + score).width > cw - 6) name = name.slice(0, -2) + "…";
           ctx.fillText(name + score, x + 3, y + cw - 4); ctx.restore();

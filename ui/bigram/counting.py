@@ -97,9 +97,16 @@ def _speaker_gpt(speaker: str):
     return state.load_run(run) if run else None
 
 
+SCALES = ((1e18, "quintillion"), (1e15, "quadrillion"), (1e12, "trillion"), (1e9, "billion"))
+
+
 def huge(n: float) -> str:
-    """A count that can be astronomical (V^n): with separators up to a billion, else like 4.09e+13."""
-    return fmt.count(n) if n < 1e9 else f"{n:.2e}"
+    """A count that can be astronomical (V^n): with separators up to a billion, then in words
+    ("40.9 trillion"), which a learner reads at once where 4.09e+13 needs decoding."""
+    for scale, word in SCALES:
+        if n >= scale:
+            return f"{n / scale:.3g} {word}"
+    return fmt.count(n)
 
 
 def counting_section(speaker: str, clean: bool, V: int) -> None:
@@ -129,7 +136,7 @@ def counting_section(speaker: str, clean: bool, V: int) -> None:
                         "contexts seen in train": fmt.count(r["rows_seen"]),
                         "rows never seen": fmt.pct(r["unseen_rows"]),
                         "val contexts never seen in train": fmt.pct(r["val_unseen"]),
-                        "count model val loss": round(r["val_loss"], 3)} for r in rows])
+                        "count model val loss": fmt.number(r["val_loss"])} for r in rows])
     st.dataframe(df, hide_index=True, width="stretch")
     color = charts.speaker_color(speaker)  # the count model and the GPT both the speaker's: its colour
     fig = go.Figure(go.Scatter(x=[r["n"] for r in rows], y=[r["val_loss"] for r in rows], mode="lines+markers",

@@ -15,7 +15,8 @@ WIDTHS = (140, 76, 72)  # pixels: the three fit a third of the page at 1,400 px 
 
 def table(v: Verdict) -> pd.DataFrame:
     """One row per speaker's model, in the columns' order: P(speaker | text) and the mean loss."""
-    return pd.DataFrame([{"model": name, P_COLUMN: fmt.pct(p), LOSS_COLUMN: fmt.number(v.mean_loss[name])}
+    n = len(v.probabilities)
+    return pd.DataFrame([{"model": name, P_COLUMN: fmt.posterior(p, n), LOSS_COLUMN: fmt.number(v.mean_loss[name])}
                          for name, p in v.probabilities.items()])
 
 

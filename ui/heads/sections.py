@@ -21,13 +21,19 @@ def head_name(layer: int, head: int) -> str:
     return f"L{layer + 1} H{head + 1}"
 
 
+def _two(x: float | None) -> float | None:
+    """Rounded to what the table shows, without a "-0.00" (a relative score a hair under 0 is 0)."""
+    return None if x is None else round(x, 2) + 0.0
+
+
 def heads_table(run, with_worth: bool) -> None:
     rows = cached.scores(run)
     frame = pd.DataFrame([{"head": head_name(r["layer"], r["head"]), "does": r["label"], "score": r["best_score"],
                            "spread (chars)": r.get("spread"),
                            "attends most to": "  ".join(f"{visible(c)} {fmt.pct(share)} ({lift:.1f}x)"
                                                        for c, share, lift in r.get("attends", [])[:3]),
-                           **{core_heads.LABELS[p]: r.get("relative", r["scores"]).get(p) for p in core_heads.PATTERNS}}
+                           **{core_heads.LABELS[p]: _two(r.get("relative", r["scores"]).get(p))
+                              for p in core_heads.PATTERNS}}
                           for r in rows])
     if with_worth:
         w = cached.worth(run)
@@ -78,8 +84,10 @@ def ablation(run, chosen: list[tuple[int, int]], mode: str, speakers: list[str],
     after = who_said(after_models, toks, passage)
     names = list(before.probabilities)
     st.markdown(f"**Who said it?** The passage scored by every speaker's model, with {mine}'s model ablated:")
-    st.dataframe(pd.DataFrame({"model": names, "P(model | passage)": [fmt.pct(before.probabilities[n]) for n in names],
-                               "after ablation": [fmt.pct(after.probabilities[n]) for n in names],
+    n_models = len(names)
+    st.dataframe(pd.DataFrame({"model": names,
+                               "P(model | passage)": [fmt.posterior(before.probabilities[n], n_models) for n in names],
+                               "after ablation": [fmt.posterior(after.probabilities[n], n_models) for n in names],
                                "nats/char": [fmt.number(before.mean_loss[n]) for n in names],
                                "after (nats/char)": [fmt.number(after.mean_loss[n]) for n in names]}),
                  hide_index=True, key="heads_who_table", placeholder=fmt.MISSING)

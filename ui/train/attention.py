@@ -10,7 +10,7 @@ from core.limits import MAX_PROBE_CHARS
 from core.probe.attention_view import attention_view
 from core.runs import checkpoints as ck
 from core.runs import record as rec
-from ui import charts, state
+from ui import charts, fmt, state
 from ui.train.form import ATT_RUN
 
 
@@ -75,4 +75,4 @@ def render(records: list[rec.RunRecord], chosen: list[str]) -> None:
                "model learns, heads start to pick out particular characters: the previous one, the start of the "
                "word, a space.")
     b.caption(f"Probe: {len(view.labels)} characters (block_size {view.block_size}). "
-              "Next-character guesses: " + ", ".join(f"{ch!r} {pr:.2f}" for ch, pr in view.next_chars))
+              "Next-character guesses: " + ", ".join(f"{ch!r} {fmt.pct(pr)}" for ch, pr in view.next_chars))
