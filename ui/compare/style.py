@@ -13,14 +13,10 @@ K_KEY = "compare_style_k"
 COLUMNS = 3   # speakers per row of charts
 
 
-@st.cache_data(show_spinner="Counting the words of every State of the Union address (once)...", max_entries=1)
-def background() -> dict[str, int]:
-    return dict(style.background_counts())
-
-
 @st.cache_data(show_spinner="Finding the words that set each speaker apart...", max_entries=16)
 def report(speakers: tuple[str, ...], k: int) -> style.StyleReport:
-    return style.style_report(list(speakers), k=k, background=background())
+    # the background: every address's word counts, counted once per process (ui.serve starts it at launch)
+    return style.style_report(list(speakers), k=k, background=style.sotu_background())
 
 
 def words_figure(name: str, top: tuple[style.Distinctive, ...]):
