@@ -56,9 +56,10 @@ def figures_table(figures: tuple[style.StyleFigures, ...]) -> pd.DataFrame:
 
 
 def render(speakers: list[str]) -> None:
-    """The whole section, for the sidebar's speakers (a user's mistake shows as a message)."""
+    """The whole section, for the sidebar's speakers (a user's mistake shows as a message). Closed at
+    first: the page's lesson is the loss matrix below, which the first screen should carry."""
     with st.expander("**Style you can read**: the words that set each speaker apart, and plain style figures",
-                     expanded=True, icon=":material/format_quote:"), state.friendly_errors():
+                     expanded=False, icon=":material/format_quote:"), state.friendly_errors():
         k = st.slider("Words per speaker", 5, 25, 10, key=K_KEY)
         r = report(tuple(speakers), k)
         raw = "; ".join(f"{n}: " + ", ".join(f'"{w}"' for w, _ in r.raw_top[n][:4]) for n in r.speakers)
