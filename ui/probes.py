@@ -33,12 +33,12 @@ def scores(run: rec.RunRecord, speaker: str | None = None) -> list[dict]:
     return _scores(state.load_run(run), *_key(run), speaker or run.speakers[0], run.clean)
 
 
-def head_labels(run: rec.RunRecord) -> list[list[tuple[str, float]]]:
+def head_labels(run: rec.RunRecord) -> list[list[tuple[str, float | None]]]:
     """[layer][head] -> (what the head does, core.probe.heads.HeadScore.label: a pattern, or how broadly
-    it spreads and what it leans to; its strongest relative score): the Attention page's grid."""
+    it spreads and what it leans to; the pattern's score, None for a broad head): the Attention page's grid."""
     out: dict[int, list] = {}
     for r in scores(run):
-        out.setdefault(r["layer"], []).append((r["label"], r["best_score"]))
+        out.setdefault(r["layer"], []).append((r["label"], heads.label_score(r["best_score"])))
     return [out[i] for i in sorted(out)]
 
 

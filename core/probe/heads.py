@@ -250,12 +250,18 @@ def _detect(model, tokenizer, text, n_windows, n_random, seed, patterns):
     return raw, rel, spread, attends
 
 
-def head_labels(model, tokenizer: CharTokenizer, text: str, **kw) -> list[list[tuple[str, float]]]:
-    """[layer][head] -> (what the head does, as HeadScore.label says it; its strongest relative score)."""
+def label_score(best_score: float) -> float | None:
+    """The score shown beside a head's label: its pattern's, when the label names one (score >= CLEAR);
+    None for a head labelled by its spread, which follows no pattern."""
+    return best_score if best_score >= CLEAR else None
+
+
+def head_labels(model, tokenizer: CharTokenizer, text: str, **kw) -> list[list[tuple[str, float | None]]]:
+    """[layer][head] -> (what the head does, as HeadScore.label says it; its pattern's score, or None)."""
     rows = score_heads(model, tokenizer, text, ablation=False, **kw)
     out: dict[int, list] = {}
     for r in rows:
-        out.setdefault(r.layer, []).append((r.label, r.best[1]))
+        out.setdefault(r.layer, []).append((r.label, label_score(r.best[1])))
     return [out[i] for i in sorted(out)]
 
 

@@ -124,7 +124,6 @@ def describe(r: RunRecord) -> str:
             "rung": "ladder rung"}[r.role]
     loss = own_loss(r)
     said = f", val {loss:.3f}" if loss != float("inf") else ""
-    total = max(r.step, r.best_step or 0)
-    steps = f"{total:,} steps" + (f", weights from step {r.best_step:,}, its best"
-                                  if r.best_step is not None and r.best_step != total else "")
+    steps = f"{r.step:,} steps" + (f", weights from step {r.best_step:,}, its best"
+                                    if r.best_step not in (None, r.step) else "")
     return f"{r.name} ({role}, {steps}, {r.n_params:,} parameters{said})"

@@ -22,7 +22,7 @@ def run(tmp: Path, name: str, speakers=(OBAMA,), role="scratch", status="finishe
     if model and size:
         cfg = preset(size, V, **model)[0]
     r = rec.RunRecord(name, list(speakers), cfg, TrainConfig(), vocab="", role=role, status=status,
-                      best_step=best_step, best_val_loss=loss, n_params=cfg.n_params(),
+                      step=best_step or 0, best_step=best_step, best_val_loss=loss, n_params=cfg.n_params(),
                       val_loss_full={speakers[0]: full} if full is not None else {},
                       init_from="base" if role == "fine-tune" else None)
     (tmp / name).mkdir()

@@ -43,8 +43,8 @@ function el(tag, cls, parent, text) {
   return e;
 }
 
-// a probability as ui/fmt.pct writes it: 0.1% steps, "< 0.1%" below
-function pct(p) { return p < 0.0005 ? "< 0.1%" : `${(100 * p).toFixed(1)}%`; }
+// a probability as ui/fmt.pct writes it: 0.1% steps, "< 0.1%" and "> 99.9%" at the ends
+function pct(p) { return p < 0.001 ? "< 0.1%" : p > 0.999 ? "> 99.9%" : `${(100 * p).toFixed(1)}%`; }
 function fmt(v, d) { return Number.isFinite(v) ? v.toFixed(d) : "masked (-inf)"; }
 
 // A canvas sized in CSS pixels, sharp on any screen.
@@ -320,8 +320,8 @@ export default function (component) {
           ctx.fillStyle = "#222"; ctx.textAlign = "left"; ctx.textBaseline = "alphabetic"; ctx.font = "11px sans-serif";
           // within its tile: a long label ("broad: ~13 chars, leans to 'r'") is cut with "…", its score kept
           // (it ran on under the next tile, and past the last one)
-          // the score is the named pattern's; a "broad" head follows none, so it has no score to show
-          const score = /^(broad|no clear)/.test(hl[0]) ? "" : ` ${hl[1].toFixed(2)}`;
+          // the named pattern's score; a broad head follows none and comes without one (core.probe.heads.label_score)
+          const score = hl[1] === null ? "" : ` ${hl[1].toFixed(2)}`;
           let name = hl[0];
           while (name.length > 1 && ctx.measureText(name + score).width > cw - 6) name = name.slice(0, -2) + "…";
           ctx.fillText(name + score, x + 3, y + cw - 4); ctx.restore();

@@ -99,7 +99,7 @@ def payload(*, local: AttentionView | None, exact: AttentionView | None, limit: 
               "C": any_view.n_embd, "block_size": any_view.block_size, "scale": any_view.scale,
               "vocab": vocab_size, "grey": charts.MASK_GREY,
               "scales": {"diverging": charts.stops(charts.DIVERGING), "sequential": charts.stops(charts.SEQUENTIAL)},
-              "head_labels": [[[str(name), round(float(score), 2)] for name, score in layer]
+              "head_labels": [[[str(name), None if score is None else round(float(score), 2)] for name, score in layer]
                               for layer in head_labels] if head_labels else None}
     arrays: dict[str, np.ndarray] = {}
     for name, view in (("local", local), ("exact", exact)):
