@@ -11,6 +11,7 @@ from core.limits import MAX_NEW_CHARS, MAX_PROMPT_CHARS
 from core.runs import catalog
 from core.text.tokenizer import visible
 from ui import charts, fmt, journey, speak, state
+from ui.generate import remembered
 from ui.generate import who_said as who_said_view
 
 RESULT = "generate_result"     # the last generation: survives reruns and page switches (not a widget key)
@@ -96,7 +97,8 @@ if not any(columns.values()):
     st.stop()
 
 result = st.session_state.get(RESULT)
-generate = bool(st.session_state.pop(REQUEST, False)) or result is None or result["runs"] != runs_key
+requested = bool(st.session_state.pop(REQUEST, False))
+generate = requested or result is None or result["runs"] != runs_key
 if result is not None and not generate and result["settings"] != settings:
     notices.caption("The settings changed: press **Generate** to write with them. Shown: the last generation.")
 
@@ -105,6 +107,10 @@ with state.friendly_errors():
     check_settings([m.tokenizer for m in loaded.values()], settings["prompt"], settings["length"],
                    settings["temperature"], settings["top_k"])
     stream = None
+    known = remembered.key(columns, settings)
+    if generate and not requested and (seen := remembered.generations().get(known)) is not None:
+        result, generate = seen, False  # this server wrote it before: the same text, at once
+        st.session_state[RESULT] = result
     if generate:
         stream = side_by_side({label: (m.model, m.tokenizer) for label, m in loaded.items()},
                               settings["prompt"], settings["length"], settings["temperature"],
@@ -150,6 +156,8 @@ with state.friendly_errors():
             result["verdicts"], result["notes"] = who_said_each({k: m.model for k, m in scorers.items()},
                                                                 {k: m.tokenizer for k, m in scorers.items()},
                                                                 result["texts"])
+    if stream is not None:
+        remembered.generations().put(known, result)
     for label, b in below.items():
         with b.container():
             st.caption(f"{fmt.count(len(result['texts'].get(label, '')))} characters generated")

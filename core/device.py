@@ -117,6 +117,15 @@ def enable_fast_math(device: torch.device) -> None:
         torch.backends.cudnn.allow_tf32 = True
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on: its affinity (taskset, a container's cpuset, a test
+    worker's share), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # macOS has no affinity call
+        return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class DeviceInfo:
     device: str
@@ -133,5 +142,5 @@ def describe(device: torch.device, dtype: torch.dtype | None = None) -> DeviceIn
     elif device.type == "mps":
         name = "Apple GPU (MPS)"
     else:
-        name = f"CPU ({os.cpu_count()} cores)"
+        name = f"CPU ({usable_cores()} cores)"
     return DeviceInfo(str(device), name, torch.get_num_threads(), str(dtype).removeprefix("torch."))

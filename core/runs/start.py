@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.config import PRESETS, ConfigError, ModelConfig, TrainConfig, preset
-from core.device import pick_device
+from core.device import pick_device, usable_cores
 from core.errors import RunBusy
 from core.runs import checkpoints as ck
 from core.runs import record as rec
@@ -320,7 +320,7 @@ def threads_each(root: Path, starting: int = 1, exclude: tuple[str, ...] = ()) -
     would make every OpenMP barrier wait on a thread the scheduler parked: one run of a group that
     took two threads on two cores stalled 15x."""
     active = sum(r.active and r.name not in exclude for r in rec.list_runs(root))
-    return max(1, (os.cpu_count() or 1) // (active + starting))
+    return max(1, usable_cores() // (active + starting))
 
 
 def _spawn(argv: list[str], run_dir: Path, locks: list[rec.TrainerLock], threads: int) -> int:

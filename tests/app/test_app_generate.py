@@ -4,6 +4,7 @@ the distribution behind any generated character, and turns bad input into messag
 from __future__ import annotations
 
 import html
+import os
 import re
 
 import pytest
@@ -127,6 +128,30 @@ def test_the_lecture_window_by_default_and_shift_on_the_toggle(gen, runs_root):
     assert shift == sample_text(loaded.model, loaded.tokenizer, prompt, n, 1.0, None, seed=5, window="shift")
     first = block - len(prompt) + 1
     assert shift[:first] == slide[:first] and shift != slide
+
+
+def test_a_first_visit_reads_back_what_this_server_wrote_and_the_button_writes_afresh(tmp_path, monkeypatch):
+    """The same weights, settings and seed write the same text: a second visitor's first screen is the
+    first one's text, read back instead of written; Generate writes again; a retrained run (a new
+    weights file) is written afresh."""
+    import core.lessons.compare as compare
+
+    root = copy_shipped(tmp_path / "runs")  # weights files no other test has generated from
+    monkeypatch.setenv("PODIUM_CHECKPOINTS", str(root))
+    writes = []
+    real = compare.side_by_side
+    monkeypatch.setattr(compare, "side_by_side", lambda *a, **k: writes.append(1) or real(*a, **k))
+    first = open_page("generate").session_state[RESULT]
+    assert len(writes) == 1 and all(len(t) == 300 for t in first["texts"].values())
+    second = open_page("generate")  # another session, the same defaults: read back
+    assert len(writes) == 1 and second.session_state[RESULT]["texts"] == first["texts"]
+    assert second.session_state[RESULT]["verdicts"].keys() == first["verdicts"].keys()
+    generate(second)                # the button always writes: the same text again
+    assert len(writes) == 2 and second.session_state[RESULT]["texts"] == first["texts"]
+    weights = root / NAMES[OBAMA] / "model.pt"
+    os.utime(weights, (weights.stat().st_atime, weights.stat().st_mtime + 10))  # as a retrained run's new file
+    open_page("generate")
+    assert len(writes) == 3
 
 
 def test_same_seed_same_text_other_seed_other_text(gen):

@@ -124,6 +124,8 @@ def test_side_by_side_generation_writes_three_texts(page, server):
                            polling=20)                     # streamed: a text is seen part-written
     texts = settled_texts(page, differ_from=first)
     assert len(texts) == 3 and all(len(t) == 300 for t in texts) and texts != first
+    with contextlib.suppress(PlaywrightTimeoutError):      # a table is drawn a moment after its script ends
+        page.wait_for_function(f"() => ({WHO_TABLES})().length === 3", timeout=10_000)
     tables = page.evaluate(WHO_TABLES)                     # under each text, who said it
     assert len(tables) == 3, tables
     for table in tables:
