@@ -111,3 +111,14 @@ def app_server(tmp_path_factory):
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def shipped_server(tmp_path_factory):
+    """(url, root): one server for the session on a copy of the shipped speakers' tiny GPTs, shared by
+    the browser modules that only read them (a module that trains, or times a first render, starts
+    its own)."""
+    root = tmp_path_factory.mktemp("shipped-runs")
+    for run in (ROOT / "checkpoints").glob("*-gpt-tiny"):
+        shutil.copytree(run, root / run.name)
+    yield from served(root)

@@ -2,26 +2,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from browser_helpers import MOSAIC_T, RESULTS, SOFTMAX_T, T_SLIDER, describe, open_attention, slider_latency, wait_idle
-from conftest import ROOT, start_server
 
 pytestmark = pytest.mark.browser
 PAGES = ["", "speeches", "tokens", "batches", "bigram", "trick", "attention", "train", "generate", "compare"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A server on a copy of the shipped trained models (so nothing touches checkpoints/)."""
-    root = tmp_path_factory.mktemp("browser-runs")
-    for run in (ROOT / "checkpoints").glob("*-gpt-tiny"):
-        shutil.copytree(run, root / run.name)
-    proc, url = start_server(root)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+def server(shipped_server):
+    """The session's server on a copy of the shipped trained models (so nothing touches checkpoints/)."""
+    return shipped_server[0]
 
 
 @pytest.mark.parametrize("path", PAGES)

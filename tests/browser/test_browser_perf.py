@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -114,21 +113,11 @@ def machine() -> dict:
 
 
 @pytest.fixture(scope="module")
-def shipped(tmp_path_factory):
-    """A server on a copy of the shipped models."""
-    root = tmp_path_factory.mktemp("perf-runs")
-    for run in (ROOT / "checkpoints").glob("*-gpt-tiny"):
-        shutil.copytree(run, root / run.name)
-    proc, url = start_server(root)
-    yield url, root
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def shipped(shipped_server):
+    """The session's server on a copy of the shipped models (conftest.shipped_server)."""
+    return shipped_server
 
 
-@pytest.mark.bench
 def test_attention_first_paint_slider_and_drag_one_user(page, shipped):
     """One user: the Attention page's first paint, key presses (a fresh T each) and a mouse drag."""
     url, _ = shipped
