@@ -149,11 +149,14 @@ def run_command(cmd: str, repo: Path, env: dict) -> None:
 
 
 def lane_of(cmd: str) -> str:
-    """Commands in different lanes share no run: the torchrun commands (obama-ddp), the ones that make
-    runs of their own (the ladder's rungs, the base and its fine-tune), and the rest (the speakers'
-    tiny runs, and what reads them: whosaid and attribution come after their retraining)."""
+    """Commands in different lanes share no run they write: the torchrun commands (obama-ddp); the ones
+    that make runs of their own (the ladder's rungs, the base and its fine-tune); the ones that only read
+    the speakers' models (whosaid, attribution: the main lane's first `rm -rf` waits for them); and the
+    rest (the speakers' tiny runs)."""
     if "torchrun" in cmd:
         return "ddp"
+    if any(w in f" {cmd} " for w in (" whosaid ", " attribution ")):
+        return "readers"
     return "own" if any(w in f" {cmd} " for w in (" ladder ", " pretrain ", "--init-from")) else "main"
 
 
@@ -165,18 +168,20 @@ def test_every_readme_command_runs_as_written(repo):
     cmds = readme_commands()
     ran = []
 
-    def lane(commands: list[str]) -> None:
+    def lane(commands: list[str], before_removing=None) -> None:
         for cmd in commands:
+            if before_removing is not None and cmd.startswith("rm "):
+                before_removing.result()  # the readers are done with the models this replaces
             t0 = time.perf_counter()
             run_command(cmd, repo, env)
             ran.append(cmd)
             print(f"{time.perf_counter() - t0:6.1f} s  {cmd[:110]}")
 
-    lanes = {name: [c for c in cmds if lane_of(c) == name] for name in ("ddp", "own", "main")}
-    with ThreadPoolExecutor(2) as pool:
-        others = [pool.submit(lane, lanes[name]) for name in ("ddp", "own")]
-        lane(lanes["main"])
-        for f in others:
+    lanes = {name: [c for c in cmds if lane_of(c) == name] for name in ("ddp", "own", "readers", "main")}
+    with ThreadPoolExecutor(3) as pool:
+        others = {name: pool.submit(lane, lanes[name]) for name in ("ddp", "own", "readers")}
+        lane(lanes["main"], before_removing=others["readers"])
+        for f in others.values():
             f.result()
     assert len(ran) == len(readme_commands())
     # the unnamed tiny run took the next free name beside the shipped one, and said so

@@ -118,6 +118,7 @@ def shipped(shipped_server):
     return shipped_server
 
 
+@pytest.mark.bench
 def test_attention_first_paint_slider_and_drag_one_user(page, shipped):
     """One user: the Attention page's first paint, key presses (a fresh T each) and a mouse drag."""
     url, _ = shipped
