@@ -107,8 +107,8 @@ with state.friendly_errors():
     check_settings([m.tokenizer for m in loaded.values()], settings["prompt"], settings["length"],
                    settings["temperature"], settings["top_k"])
     stream = None
-    known = remembered.key(columns, settings)
-    if generate and not requested and (seen := remembered.generations().get(known)) is not None:
+    known = remembered.key(columns, settings) if generate else None  # a file stat per column: only when writing
+    if known and not requested and (seen := remembered.generations().get(known)) is not None:
         result, generate = seen, False  # this server wrote it before: the same text, at once
         st.session_state[RESULT] = result
     if generate:
