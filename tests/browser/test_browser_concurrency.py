@@ -78,12 +78,12 @@ def training_now(page) -> list[str]:
     return sorted(name for name in (run_name(s) for s in SPEAKERS) if any(name in t for t in texts))
 
 
-def test_three_sessions_train_three_speakers_at_once_and_each_sees_its_own(browser, server):
+def test_three_sessions_train_three_speakers_at_once_and_each_sees_its_own(browser, browser_context_args, server):
     """Three sessions, one speaker each, press Start together; Biden's session has a second tab with the
     same settings that presses Start at the same moment: one run for both tabs, said in each."""
     url, root = server
     speakers = [*SPEAKERS, SPEAKERS[2]]
-    sessions = [browser.new_context().new_page() for _ in speakers]
+    sessions = [browser.new_context(**browser_context_args).new_page() for _ in speakers]
     configure(sessions, url, speakers, iters=100)
     for page in sessions:
         page.get_by_role("button", name="Start", exact=True).click(no_wait_after=True)
