@@ -75,6 +75,7 @@ def test_a_run_killed_with_sigkill_resumes_from_its_latest_checkpoint(tmp_path, 
 
 
 WRITER = """
+import os
 import sys
 from pathlib import Path
 import torch
@@ -86,35 +87,48 @@ from core.text.tokenizer import CharTokenizer
 model = build_model(ModelConfig("gpt", 80, 64, 4, 4, 128), seed=0)   # ~3 MB a checkpoint
 vocab = CharTokenizer("".join(chr(32 + i) for i in range(80))).to_json()
 record = rec.RunRecord(name="model", speakers=["x"], model=model.config, train=TrainConfig(), vocab=vocab)
-print("ready", flush=True)
-i = 0
-while True:
-    i += 1
-    with torch.no_grad():
-        model.lm_head.bias.fill_(i)
-    ck.save_checkpoint(Path(sys.argv[1]), model, record, step=i)
+for round in range(int(sys.argv[2])):  # a writer process a round, forked: torch is imported once
+    pid = os.fork()
+    if pid == 0:
+        i = 1000 * round
+        while True:
+            i += 1
+            with torch.no_grad():
+                model.lm_head.bias.fill_(i)
+            ck.save_checkpoint(Path(sys.argv[1]), model, record, step=i)
+    print(pid, flush=True)
+    os.waitpid(pid, 0)         # until the test kills it
+    sys.stdin.readline()       # and has read what it left
 """
 
 
 def test_sigkill_while_writing_checkpoints_never_leaves_a_half_written_file(tmp_path):
-    """A process saving checkpoints in a loop is killed at random moments, 8 times: the file is
-    always whole (the previous or the next version), never a part of one."""
-    target = tmp_path / "model.pt"
+    """A process saving checkpoints in a loop is killed at random moments, 8 times (8 writers forked
+    from one that imported torch): the file is always whole (the previous or the next version), never
+    a part of one."""
+    target, rounds = tmp_path / "model.pt", 8
     rng = random.Random(0)
     steps = []
-    for _ in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], cwd=ROOT, stdout=subprocess.PIPE,
-                                env={**os.environ, "OMP_NUM_THREADS": "1"})
-        assert proc.stdout.readline().strip() == b"ready"
-        time.sleep(rng.uniform(0.05, 0.4))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        if target.exists():
-            payload = torch.load(target, weights_only=True)  # whole: it loads
-            assert payload["format"] == rec.FORMAT
-            steps.append(payload["step"])
-            assert float(payload["model"]["lm_head.bias"][0]) == payload["step"]
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target), str(rounds)], cwd=ROOT, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        for _ in range(rounds):
+            writer = int(proc.stdout.readline())
+            time.sleep(rng.uniform(0.05, 0.4))
+            os.kill(writer, signal.SIGKILL)
+            assert wait_until(lambda w=writer: not process_alive(w), timeout=10)
+            if target.exists():
+                payload = torch.load(target, weights_only=True)  # whole: it loads
+                assert payload["format"] == rec.FORMAT
+                steps.append(payload["step"])
+                assert float(payload["model"]["lm_head.bias"][0]) == payload["step"]
+            proc.stdin.write("next\n")
+            proc.stdin.flush()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
     assert steps, "the writer never finished a single checkpoint"
+    assert len(set(steps)) > 1  # later writers wrote over earlier ones
 
 
 def test_a_save_that_fails_stops_the_run_with_a_message_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):

@@ -5,6 +5,8 @@ traceback. What is adapted, and only that:
   lecture preset also a smaller model, its other settings kept: its 10.8M weights cost half a minute
   a run in evaluations and head probes here, and what is tested is the launch); a --resume's
   --max-iters becomes a few steps past where the run is;
+- `core attribution` scores 2 passages a speaker at each length, not 5 (the command's work, 3 models
+  of each set reading every passage, is the same; the curve's figures are tests/unit/test_attribution.py's);
 - torchrun gets 2 CPU processes (`--nproc_per_node=2`); the two-machine command runs as two
   launchers on this machine (HEAD_ADDR=127.0.0.1, a free port), one process each;
 - `make run` is started, answers its health check, and is stopped; `make test` and `make bench`
@@ -61,6 +63,8 @@ def adapt(cmd: str, repo: Path) -> list[str]:
     words = f" {cmd} "
     if " ladder " in words:  # every rung trains: a few steps each
         return [re.sub(r"--max-iters \d+", "", cmd) + " --max-iters 4"]
+    if " attribution " in words:
+        return [re.sub(r"--passages \d+", "--passages 2", cmd)]
     if " train " not in words and " pretrain " not in words:
         return [cmd]
     small = LECTURE_SMALL if "--preset lecture" in cmd else SMALL
