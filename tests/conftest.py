@@ -114,17 +114,6 @@ def served(root: Path, extra_env: dict | None = None):
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
-    proc, url = start_server(tmp_path_factory.mktemp("server-checkpoints"))
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-@pytest.fixture(scope="session")
 def shipped_server(tmp_path_factory):
     """(url, root): one server for the session on a copy of the shipped speakers' tiny GPTs, shared by
     the browser modules that only read them (a module that trains, or times a first render, starts

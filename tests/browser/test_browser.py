@@ -1,6 +1,6 @@
 """Real browser: Playwright driving Debian's chromium against a live `streamlit run app.py`. (Every
-page renders without an exception: tests/browser/test_browser_overlap.py visits each one through the
-sidebar and checks that, and what it draws.)"""
+page renders without an exception: tests/browser/test_browser_overlap.py walks each one by the Next
+links and checks that, and what it draws.)"""
 from __future__ import annotations
 
 import json

@@ -1,5 +1,7 @@
-"""Real browser, 1400 px wide, every page once (through the sidebar, as a learner goes), on the
-shipped models: no text drawn over text.
+"""Real browser, 1400 px wide, every page once, on the shipped models, as a learner goes: the Next links
+alone walk from Home through every step to the last, each page under its own numbered heading and
+without an exception, and a part of the sidebar's GPT diagram opens the page that teaches it, all in
+one session (no reload: st.page_link switches pages in place). On every page, no text drawn over text.
 
 On each page every Plotly chart's visible texts (title, axis titles, subplot titles and other
 annotations, legend entries, colorbar titles and ticks, tick labels, text on bars and in cells) are
@@ -24,8 +26,9 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_helpers import RESULTS, nav_link, wait_idle
+from browser_helpers import RESULTS, wait_idle
 from conftest import ROOT, served
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from ui.pages import PAGES
 
@@ -33,6 +36,8 @@ pytestmark = pytest.mark.browser
 WIDTH = 1400
 OVERLAP_PX = 2    # two texts may touch by this much (glyph boxes include the font's ascent and descent)
 MIN_FONT_PX = 8
+H1_IS = "h => ((document.querySelector('[data-testid=stMain] h1') || {}).innerText || '').trim() === h"
+ATTENTION = next(i for i, p in enumerate(PAGES) if p.path.endswith("/attention.py"))
 SHIPPED_FILES = ("meta.json", "model.pt", "metrics.jsonl", "probes.json")
 
 # Runs in the page: one entry per chart, code block and drawn element, everything needed to judge it.
@@ -232,24 +237,35 @@ def screenshot(page, path: Path) -> None:
     page.set_viewport_size({"width": WIDTH, "height": 1000})
 
 
-def visit(page, url: str, index: int) -> None:
-    """Home by its URL, then each step by its link in the sidebar (one session, as a learner goes)."""
-    info = PAGES[index]
-    if index == 0:
-        page.goto(url)
-    else:
-        nav_link(page, info.title).click()
-        page.wait_for_url(f"**/{Path(info.path).stem}", timeout=30_000)
-    want = "Podium" if index == 0 else f"{index}."
-    page.wait_for_function("w => { const h = document.querySelector('[data-testid=stMain] h1');"
-                           " return (h && h.innerText.trim().startsWith(w))"
-                           " || document.querySelector('[data-testid=stException]'); }", arg=want, timeout=60_000)
+def arrive(page, index: int) -> None:
+    """PAGES[index] is shown under its own heading, its script has finished, and it raised nothing."""
+    want = PAGES[index].heading if index == 0 else f"{index}. {PAGES[index].heading}"
+    try:
+        page.wait_for_function(H1_IS, arg=want, timeout=120_000)
+    except PlaywrightTimeout as e:
+        shown = page.evaluate("() => Array.from(document.querySelectorAll('h1')).map(h => h.innerText)")
+        errors = page.locator("[data-testid=stException]").all_inner_texts()
+        raise AssertionError(f"waiting for {want!r}, the page shows {shown} at {page.url}; {errors}") from e
     wait_idle(page, timeout=120_000)
     errors = page.locator("[data-testid=stException]")
-    assert errors.count() == 0, f"{info.title}: {errors.first.inner_text()}"
+    assert errors.count() == 0, f"{PAGES[index].title}: {errors.first.inner_text()}"
 
 
-def test_no_text_is_drawn_over_text_on_any_page(page, server):
+def visit(page, url: str, index: int) -> None:
+    """Home by its URL, then each step by the Next link of the step before (one session)."""
+    if index == 0:
+        page.goto(url)
+        arrive(page, 0)
+        page.evaluate("() => { window.__sameSession = true; }")  # gone if anything reloads the page
+        return
+    nxt = page.locator(".st-key-journey_next").get_by_role("link")
+    assert nxt.inner_text().strip().endswith(f"Next: {PAGES[index].title} →"), nxt.inner_text()
+    nxt.click()
+    page.wait_for_url(f"**/{Path(PAGES[index].path).stem}", timeout=30_000)
+    arrive(page, index)
+
+
+def test_the_next_links_walk_every_page_and_no_text_is_drawn_over_text(page, server):
     RESULTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": WIDTH, "height": 1000})
     found, seconds = {}, {}
@@ -264,6 +280,14 @@ def test_no_text_is_drawn_over_text_on_any_page(page, server):
         if bad := problems(audit):
             found[info.title] = bad
         seconds[info.title] = round(time.perf_counter() - t0, 1)
+    back = page.locator(".st-key-journey_next").get_by_role("link")  # the last step leads home
+    assert "Back to Home" in back.inner_text()
+    # on the last step (Inside the heads), the diagram's "attention heads" opens the Attention page
+    diagram = page.get_by_test_id("stSidebar").get_by_test_id("stExpander").filter(has_text="The GPT, part by part")
+    diagram.get_by_role("link", name="attention heads").click()
+    arrive(page, ATTENTION)
+    assert page.url.rstrip("/").endswith("/attention")
+    assert page.evaluate("() => window.__sameSession === true"), "a link reloaded the app (a new session)"
     print(f"seconds a page: {seconds}")
     report = "\n".join(f"{title}:\n  " + "\n  ".join(shortened(lines)) for title, lines in found.items())
     assert not found, f"text drawn over text, out of its chart, too small or clipped ({seconds} s a page):\n{report}"
