@@ -87,10 +87,10 @@ from core.text.tokenizer import CharTokenizer
 model = build_model(ModelConfig("gpt", 80, 64, 4, 4, 128), seed=0)   # ~3 MB a checkpoint
 vocab = CharTokenizer("".join(chr(32 + i) for i in range(80))).to_json()
 record = rec.RunRecord(name="model", speakers=["x"], model=model.config, train=TrainConfig(), vocab=vocab)
-for round in range(int(sys.argv[2])):  # a writer process a round, forked: torch is imported once
+for n in range(int(sys.argv[2])):  # a writer process a round, forked: torch is imported once
     pid = os.fork()
     if pid == 0:
-        i = 1000 * round
+        i = 1000 * n
         while True:
             i += 1
             with torch.no_grad():
