@@ -232,7 +232,12 @@ def test_a_run_folder_deleted_while_it_trains_stops_its_trainer_and_stays_delete
     run_dir = s.path
     assert wait_until(lambda: saved_step(run_dir) >= 10), runs.status(run_dir)
     pid = runs.status(run_dir).pid
-    shutil.rmtree(run_dir)
+
+    def delete():  # as `rm -rf` is run again when the trainer wrote a file between its listing and rmdir
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return not run_dir.exists()
+
+    assert wait_until(delete, timeout=30), "the folder could not be deleted"
     assert wait_until(lambda: not process_alive(pid), timeout=60), "the trainer did not stop"
     assert not run_dir.exists(), sorted(p.name for p in run_dir.iterdir())
 
