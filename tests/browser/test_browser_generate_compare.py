@@ -12,12 +12,12 @@ import sys
 
 import pytest
 from apptest_helpers import assert_percentages_sum_to_100
+from browser_helpers import shot
 from conftest import ROOT, start_server
 from helpers import SHIPPED, copy_shipped
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 pytestmark = pytest.mark.browser
-RESULTS = ROOT / "test-results"
 NAMES = SHIPPED
 SPEAKERS = list(NAMES)
 
@@ -134,8 +134,7 @@ def test_side_by_side_generation_writes_three_texts(page, server):
         assert_percentages_sum_to_100([row[1] for row in table["rows"]])
     assert page.get_by_text("Sounds most like").count() == 3
     assert page.locator("[data-testid=stException]").count() == 0
-    RESULTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(RESULTS / "page-generate.png"), full_page=True)
+    shot(page, "page-generate.png")
 
 
 def test_compare_matrix_matches_the_cli(page, server):
@@ -153,5 +152,4 @@ def test_compare_matrix_matches_the_cli(page, server):
             assert shown["z"][i][j] == pytest.approx(cli[(NAMES[m], s)]["val_loss"], abs=1e-3), (m, s)
     assert "Guess:" in page.locator("[data-testid=stAlert]").first.inner_text()
     assert page.locator("[data-testid=stException]").count() == 0
-    RESULTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(RESULTS / "page-compare.png"), full_page=True)
+    shot(page, "page-compare.png")

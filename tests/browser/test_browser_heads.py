@@ -8,7 +8,7 @@ import shutil
 import time
 
 import pytest
-from browser_helpers import RESULTS, nav_link, wait_idle
+from browser_helpers import RESULTS, nav_link, shot, wait_idle
 from conftest import ROOT, start_server
 
 pytestmark = pytest.mark.browser
@@ -47,7 +47,7 @@ def test_heads_page_renders_and_is_timed(page, server):
     assert page.locator("h2:has-text('What each head does')").count() == 1
     assert page.locator("[data-testid=stDataFrame]").count() >= 3  # heads, ablation, who said it, lens
     RESULTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(RESULTS / "page-heads.png"), full_page=True)
+    shot(page, "page-heads.png")
     cached = open_heads(page, server)
     (RESULTS / "heads-render.json").write_text(json.dumps({"first_s": first, "cached_s": cached}))
     print(f"\nInside the heads: table after {first:.2f} s (first render), {cached:.2f} s (cached)")

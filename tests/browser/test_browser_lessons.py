@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from browser_helpers import RESULTS, wait_idle
+from browser_helpers import shot, wait_idle
 from conftest import ROOT, start_server
 
 pytestmark = pytest.mark.browser
@@ -28,7 +28,6 @@ def no_exception(page) -> None:
 
 
 def test_bigram_trains_in_the_background_then_shows_the_lessons(page, server):
-    RESULTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(f"{server}/bigram")
     page.wait_for_selector("h1:has-text('Bigram')", timeout=60_000)
@@ -46,7 +45,7 @@ def test_bigram_trains_in_the_background_then_shows_the_lessons(page, server):
     assert page.get_by_text("exactly these").count() == 1
     no_exception(page)
     page.get_by_text("One-hot times a matrix is a lookup").scroll_into_view_if_needed()
-    page.screenshot(path=str(RESULTS / "bigram-lessons.png"), full_page=True)
+    shot(page, "bigram-lessons.png")
 
 
 def test_attention_story_sections_and_the_position_slider(page, server):
@@ -65,4 +64,4 @@ def test_attention_story_sections_and_the_position_slider(page, server):
     wait_idle(page)
     no_exception(page)
     page.get_by_text("Token + position").scroll_into_view_if_needed()
-    page.screenshot(path=str(RESULTS / "attention-story.png"), full_page=True)
+    shot(page, "attention-story.png")

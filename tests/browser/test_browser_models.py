@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from browser_helpers import RESULTS, wait_idle
+from browser_helpers import shot, wait_idle
 from conftest import ROOT, served
 from helpers import copy_shipped
 
@@ -74,7 +74,7 @@ def test_a_start_a_stop_and_a_rung_change_no_pages_model(page, server):
     for name in (*TUNED, *SCRATCH):
         assert name in text, name
     assert stopped not in text and "ladder" not in text
-    page.screenshot(path=str(RESULTS / "page-speak-models.png"), full_page=True)
+    shot(page, "page-speak-models.png")
 
     text = open_page(page, url, "heads", "Inside the heads")
     assert f"Showing {TUNED[0]}" in text

@@ -7,7 +7,9 @@ calls st.navigation: that run first draws a navigation built from the file names
 visit to /attention runs pages/attention.py alone (no app.py). The page files therefore live in
 app_pages/ (see app.py). Every state the sidebar's navigation passes through is recorded in the
 page by a MutationObserver installed before Streamlit's own scripts run, so even a state shown for
-one frame is caught (sampling screenshots every 100 ms can miss one)."""
+one frame is caught (sampling screenshots every 100 ms can miss one). `make run`'s `python -m ui.serve`
+is visited at the root and at a page's URL; a bare `streamlit run app.py` at the root (what decides
+the mode is the folder beside app.py, not the command that starts the server)."""
 from __future__ import annotations
 
 import pytest
@@ -54,8 +56,9 @@ def test_no_pages_folder_beside_app():
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("path", ["", "attention"], ids=["root", "page-url"])
-@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize(("command", "path"), [("python -m ui.serve", ""), ("python -m ui.serve", "attention"),
+                                               ("streamlit run app.py", "")],
+                         ids=["ui.serve-root", "ui.serve-page-url", "streamlit-run-root"])
 def test_first_visit_shows_only_the_real_navigation_inside_the_frame(page, tmp_path, command, path):
     proc, url = start_server(tmp_path, entry=COMMANDS[command])
     try:

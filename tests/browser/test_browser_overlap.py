@@ -16,7 +16,8 @@ each character at its place in the map; two characters with near embeddings must
 Code blocks must not be clipped (scrollWidth > clientWidth: a learner would have to scroll sideways
 to read the lecture's code), and nothing drawn (a chart, a canvas such as the Trick page's matrices,
 a code block) may leave its column and spill over the next one. Expanders are opened first, so the
-code and charts inside them are measured too. Screenshots in test-results/overlap-<page>.png."""
+code and charts inside them are measured too. Screenshots in test-results/overlap-<page>.png: of a
+page the audit finds fault with, or of every page with PODIUM_SHOTS=1."""
 from __future__ import annotations
 
 import shutil
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_helpers import RESULTS, wait_idle
+from browser_helpers import RESULTS, SHOTS, wait_idle
 from conftest import ROOT, served
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -277,9 +278,10 @@ def test_the_next_links_walk_every_page_and_no_text_is_drawn_over_text(page, ser
         open_expanders(page)
         scroll_through(page)
         audit = page.evaluate(AUDIT)
-        screenshot(page, RESULTS / f"overlap-{Path(info.path).stem}.png")
         if bad := problems(audit):
             found[info.title] = bad
+        if bad or SHOTS:  # the page whole, to see what the audit found (drawing it costs ~0.7 s a page)
+            screenshot(page, RESULTS / f"overlap-{Path(info.path).stem}.png")
         seconds[info.title] = round(time.perf_counter() - t0, 1)
     back = page.locator(".st-key-journey_next").get_by_role("link")  # the last step leads home
     assert "Back to Home" in back.inner_text()

@@ -11,7 +11,7 @@ import signal
 import time
 
 import pytest
-from browser_helpers import RESULTS, describe, open_attention, slider_latency, wait_idle
+from browser_helpers import RESULTS, describe, open_attention, shot, slider_latency, wait_idle
 from conftest import start_server, stop_all
 
 from core.runs import checkpoints as ck
@@ -99,7 +99,7 @@ def train_stop_resume_and_kill_the_server(page, root, url, proc) -> None:
     page.get_by_role("link", name="8. Train").click()
     page.wait_for_selector(f"[data-testid=stProgress]:has-text('{RUN}')", timeout=60_000)
     assert page.locator("[data-testid=stException]").count() == 0
-    page.screenshot(path=str(RESULTS / "page-train.png"), full_page=True)
+    shot(page, "page-train.png")
 
     # the server is killed mid-run: the trainer has a session of its own and trains on
     os.kill(proc.pid, signal.SIGKILL)
