@@ -1,25 +1,35 @@
 """Real browser: the Train page trains live in chromium (the loss chart gains points while nobody
 touches the page), Stop keeps latest.pt, Resume trains on; the Attention page's slider latency
-while a run trains in the background; and a server killed with SIGKILL mid-run leaves its run
+while a run trains in the background; a server killed with SIGKILL mid-run leaves its run
 training: a new server re-attaches to it through the URL, stops it and resumes it from its latest
-checkpoint."""
+checkpoint. Then what a learner did on one page never changed which model another page shows: with
+that stopped run (a small model) and a ladder rung trained with other settings beside the shipped
+runs, Generate, Attention, Speak like them and Inside the heads still open on each speaker's
+full-size model (core.runs.catalog) and name it."""
 from __future__ import annotations
 
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 from browser_helpers import RESULTS, describe, open_attention, shot, slider_latency, wait_idle
-from conftest import start_server, stop_all
+from conftest import ROOT, start_server, stop_all
+from helpers import copy_shipped
 
 from core.runs import checkpoints as ck
 from core.runs import record as rec
 from core.runs import start as runs
 
 pytestmark = pytest.mark.browser
-RUN = "barack-obama-gpt-tiny"  # the first free name in an empty folder
+SPEAKERS = ["Barack Obama", "Donald J. Trump", "Joseph R. Biden Jr."]
+SCRATCH = ["barack-obama-gpt-tiny", "donald-j-trump-gpt-tiny", "joseph-r-biden-jr-gpt-tiny"]
+TUNED = [n.replace("-gpt-tiny", "-gpt-ft-sotu-base-gpt-tiny") for n in SCRATCH]
+RUN = "barack-obama-gpt-tiny-2"  # the next free name beside the shipped one
+RUNG = "barack-obama-ladder-3-multi-head-40-steps"
 # a small GPT; more steps than the test needs, so it is still training whenever the test looks
 CONFIG = [("layers (n_layer)", 1), ("width (n_embd)", 32), ("heads (n_head)", 2), ("context (block_size)", 32),
           ("batch size", 16), ("iterations (max_iters)", 20000), ("eval interval (steps)", 100)]
@@ -37,18 +47,31 @@ def status_text(page) -> str:
     return page.locator("[data-testid=stMarkdownContainer]", has_text="Status:").last.inner_text()
 
 
-def test_live_training_stop_resume_attention_latency_and_a_killed_server(page, tmp_path):
-    root = tmp_path
+def test_live_training_stop_resume_a_killed_server_and_no_pages_model_changes(page, tmp_path):
+    root = copy_shipped(tmp_path / "runs", (*SCRATCH, *TUNED, "sotu-base-gpt-tiny"))
+    # a ladder rung with other settings (40 steps, not its 1,500), trained by the CLI meanwhile
+    rung = subprocess.Popen([sys.executable, "-m", "core", "ladder", "--speaker", SPEAKERS[0], "--rungs", "3",
+                             "--max-iters", "40", "--out", str(root), "--json"], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
     proc, url = start_server(root)
     try:
-        train_stop_resume_and_kill_the_server(page, root, url, proc)
+        proc, url = train_stop_resume_and_kill_the_server(page, root, url, proc)
+        out, err = rung.communicate(timeout=300)
+        assert rung.returncode == 0, err
+        assert rec.RunRecord.load(root / RUNG).role == "rung"
+        stop_all(root)
+        assert runs.status(root / RUN).status == "stopped"
+        every_page_shows_the_full_size_models(page, url)
     finally:
+        rung.kill()  # a no-op once it has ended
         stop_all(root)
         proc.terminate()
         proc.wait(timeout=10)
 
 
-def train_stop_resume_and_kill_the_server(page, root, url, proc) -> None:
+def train_stop_resume_and_kill_the_server(page, root, url, proc):
+    """The live Train page, Stop, Resume, the slider while it trains, a killed server and a new one:
+    returns the new server (proc, url), its run training again."""
     t_start = time.perf_counter()
     page.set_viewport_size({"width": 1400, "height": 2400})
     page.goto(f"{url}/train")
@@ -120,13 +143,48 @@ def train_stop_resume_and_kill_the_server(page, root, url, proc) -> None:
             f"() => {{ const m = document.body.innerText.match(/step ([\\d,]+) \\/ 20,000/); "
             f"return m && +m[1].replace(/,/g, '') > {final.step}; }}", timeout=90_000)
         assert page.locator("[data-testid=stException]").count() == 0
-    finally:
-        stop_all(root)
+    except BaseException:
         proc.terminate()
-        proc.wait(timeout=10)
+        raise
 
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "attention-latency-training.json").write_text(json.dumps(
         {"while_training": training, "run": RUN, "steps_trained": final.step}, indent=1))
     print(f"\nattention slider -> heatmap while a run trains: {describe(training)}")
     print(f"train browser test: {time.perf_counter() - t_start:.0f} s")
+    return proc, url
+
+
+def main_text(page) -> str:
+    return page.locator("[data-testid=stMain]").inner_text()
+
+
+def open_page(page, url: str, path: str, heading: str) -> str:
+    page.goto(f"{url}/{path}")
+    page.wait_for_selector(f"h1:has-text('{heading}')", timeout=60_000)
+    wait_idle(page, timeout=120_000)
+    assert page.locator("[data-testid=stException]").count() == 0, path
+    return main_text(page)
+
+
+def every_page_shows_the_full_size_models(page, url: str) -> None:
+    """The learner's stopped run and the rung sit beside the shipped runs; no page takes either."""
+    text = open_page(page, url, "generate", "Generate")
+    assert all(name in text for name in TUNED), text[:2000]  # every column names its speaker's model
+    assert RUN not in text and "ladder" not in text
+
+    text = open_page(page, url, "attention", "Self-attention")
+    assert f"Showing {TUNED[0]}" in text and "fine-tuned from sotu-base-gpt-tiny" in text
+
+    open_page(page, url, "speak", "Speak like them")
+    last = f"from scratch · {SCRATCH[-1]}"  # the samples' captions name each model (the table is a canvas)
+    page.wait_for_function(f"() => document.body.innerText.includes({last!r})", timeout=180_000)
+    text = main_text(page)
+    for name in (*TUNED, *SCRATCH):
+        assert name in text, name
+    assert RUN not in text and "ladder" not in text
+    shot(page, "page-speak-models.png")
+
+    text = open_page(page, url, "heads", "Inside the heads")
+    assert f"Showing {TUNED[0]}" in text
+    assert page.locator("[data-testid=stException]").count() == 0
