@@ -5,27 +5,26 @@ the server's pass for that T."""
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 from browser_helpers import MOSAIC_T, SOFTMAX_T, SOURCE, T_SLIDER, open_attention
-from conftest import ROOT, start_server
 
 from core.probe.attention_view import attention_view
 from core.runs import checkpoints as ck
 
 pytestmark = pytest.mark.browser
-RUN = "barack-obama-gpt-tiny"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("attention-runs")
-    shutil.copytree(ROOT / "checkpoints" / RUN, root / RUN)
-    proc, url = start_server(root)
-    yield url, root
-    proc.terminate()
-    proc.wait(timeout=10)
+def server(shipped_server):
+    """The session's server on a copy of the shipped models (conftest.shipped_server)."""
+    return shipped_server
+
+
+def shown_run(page, root):
+    """The model the page names ("Showing <run>"), loaded from the server's folder."""
+    name = re.search(r"Showing (\S+)", page.locator("[data-testid=stMain]").inner_text())[1].rstrip(".,;:")
+    return ck.load_model(root / name)
 
 
 def hover(page, name: str, i: int, j: int) -> str:
@@ -53,7 +52,7 @@ def test_hover_shows_the_forward_pass_of_exactly_T_characters(page, server):
     page.wait_for_function(f"() => ({SOFTMAX_T})() === 20 && ({MOSAIC_T})() === 20", timeout=30_000)
     assert page.evaluate(SOURCE) == "browser"
     text = page.locator("textarea").first.input_value()
-    loaded = ck.load_model(root / RUN)
+    loaded = shown_run(page, root)
     want = attention_view(loaded.model, loaded.tokenizer, text, 20)
     tip = hover(page, "softmax", 13, 5)
     assert f"query {want.labels[13]}" in tip and f"key {want.labels[5]}" in tip
@@ -81,7 +80,7 @@ def test_encoder_view_and_cropping_are_drawn_from_the_server(page, server):
     page.wait_for_function(f"() => ({SOFTMAX_T})() === 31 && ({MOSAIC_T})() === 31", timeout=60_000)
     assert page.evaluate(SOURCE) == "server" and "on the server" in page.locator(".pa-note").first.inner_text()
     text = page.locator("textarea").first.input_value()
-    loaded = ck.load_model(root / RUN)
+    loaded = shown_run(page, root)
     want = attention_view(loaded.model, loaded.tokenizer, text, 31, causal=False)
     assert value(hover(page, "softmax", 2, 20)) == pytest.approx(float(want.weights[0, 0, 2, 20]), abs=2e-4)
     assert float(want.weights[0, 0, 2, 20]) > 0  # the encoder sees the future

@@ -3,23 +3,17 @@ the counting sections; the Attention page's "token + position" and "story of one
 render, and the position slider picks the character followed. Screenshots in test-results/."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from browser_helpers import shot, wait_idle
-from conftest import ROOT, start_server
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lessons-runs")
-    shutil.copytree(ROOT / "checkpoints" / "barack-obama-gpt-tiny", root / "barack-obama-gpt-tiny")
-    proc, url = start_server(root)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+def server(shipped_server):
+    """The session's server on a copy of the shipped models (conftest.shipped_server); the bigram
+    this module trains is written beside them."""
+    return shipped_server[0]
 
 
 def no_exception(page) -> None:
