@@ -99,6 +99,6 @@ class Decoder:
         assert not self.model.training, "the Decoder needs the model in eval mode (no dropout)"
         if cache.capacity is None:
             cache.capacity = self.config.block_size
-        x = self.model.hidden(idx, kernel=cache, start=cache.length)                # (B, T, C)
+        x = self.model.hidden(idx, kernel=cache, start=cache.length, last=True)     # (B, 1, C)
         cache.length += idx.size(1)
         return self.model.head(x[:, -1])                                          # (B, V)

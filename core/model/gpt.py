@@ -136,8 +136,12 @@ class CausalSelfAttention(nn.Module):
             return dropout_attention(q, k, v, p, causal)                          # (B, nh, T, hs)
         return sdpa(q, k, v, causal=causal, dropout_p=p)                           # (B, nh, T, hs)
 
-    def forward(self, x, causal: bool = True, kernel: Kernel | None = None):
+    def forward(self, x, causal: bool = True, kernel: Kernel | None = None, last: bool = False):
+        """last: the output at the last position only (B, 1, C); keys and values still come from every
+        position (a KV cache keeps them all)."""
         q, k, v = self.heads(x)
+        if last:
+            q = q[:, :, -1:]                                                       # (B, nh, 1, hs)
         return self.merge((kernel or self.attend)(q, k, v, causal=causal, layer=self.layer))
 
 
@@ -169,8 +173,10 @@ class Block(nn.Module):
         self.ffwd = FeedForward(config) if config.ffwd else None
         self.residual = config.residual
 
-    def forward(self, x, causal: bool = True, kernel: Kernel | None = None):
-        a = self.attn(self.ln1(x), causal, kernel)                                 # (B, T, C)
+    def forward(self, x, causal: bool = True, kernel: Kernel | None = None, last: bool = False):
+        a = self.attn(self.ln1(x), causal, kernel, last)                           # (B, T or 1, C)
+        if last:
+            x = x[:, -1:]
         x = x + a if self.residual else a
         if self.ffwd is None:
             return x
@@ -207,12 +213,15 @@ class GPT(nn.Module):
         return dropout(self.token_embedding_table(idx) + pos, self.config.dropout, self.training)  # (B, T, C)
 
     def hidden(self, idx: torch.Tensor, causal: bool = True, kernel: Kernel | None = None,
-               start: int = 0) -> torch.Tensor:
+               start: int = 0, last: bool = False) -> torch.Tensor:
         """The residual stream (B, T, C) after the last block, for idx (B, T) at positions start..;
-        kernel: the attention kernel (default: each layer's `attend`)."""
+        kernel: the attention kernel (default: each layer's `attend`). last: only the last position's
+        stream (B, 1, C), which is all that sampling reads: the final block then projects one query,
+        not T, and its feed-forward runs on one row (the "slide" window re-runs a whole block per
+        character, so this is ~1/n_layer of its work)."""
         x = self._embed(idx, start)
-        for block in self.blocks:
-            x = block(x, causal, kernel)
+        for i, block in enumerate(self.blocks):
+            x = block(x, causal, kernel, last and i == len(self.blocks) - 1)
         return x
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
