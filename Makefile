@@ -5,6 +5,12 @@ PY     := $(VENV)/bin/python
 APP_STAMP := $(VENV)/.app-installed
 DEV_STAMP := $(VENV)/.dev-installed
 PORT ?= 8501
+# The suite runs on WORKERS processes (pytest-xdist; a test file stays on one worker, so its module
+# fixtures are made once), with OpenMP's idle threads sleeping instead of spinning: two workers whose
+# torch threads spin on 2 cores took 621 s (96% busy), the same with OMP_WAIT_POLICY=PASSIVE 447 s,
+# one worker (spinning) 547-608 s, 68% busy: much of the suite is one process waiting on another.
+WORKERS ?= 2
+PYTEST := OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -n $(WORKERS) --dist loadfile
 
 .PHONY: run test lint unit app browser browser-deps bench checkpoints base probes ladder clean
 SHIPPED := "Barack Obama" "Donald J. Trump" "Joseph R. Biden Jr."
@@ -36,18 +42,18 @@ browser-deps:
 ## make test: dev requirements, chromium, lint, the whole suite
 test: $(DEV_STAMP) browser-deps
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PYTEST)
 
 ## make unit / app / browser: one part of the suite: core in-process (fast), the front ends (pages through
 ## AppTest, the CLI, the README's commands), the real browser
 unit: $(DEV_STAMP)
-	$(PY) -m pytest tests/unit
+	$(PYTEST) tests/unit
 
 app: $(DEV_STAMP)
-	$(PY) -m pytest tests/app
+	$(PYTEST) tests/app
 
 browser: $(DEV_STAMP) browser-deps
-	$(PY) -m pytest tests/browser
+	$(PYTEST) tests/browser
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check .

@@ -376,6 +376,10 @@ def live(record: RunRecord, run_dir: Path) -> RunRecord:
     a reboot): queued, it failed to start; running, it was interrupted."""
     if not record.active or trainer_alive(run_dir):
         return record
+    with contextlib.suppress(RecordError, OSError):  # read again: the trainer may have written its last status
+        again = RunRecord.load(run_dir)   # (stopped, finished) between our read and its lock's release
+        if not again.active:
+            return again
     if record.status == "queued":
         tail = ""
         with contextlib.suppress(OSError, IndexError):

@@ -92,6 +92,18 @@ def test_a_record_round_trips_and_a_dead_trainer_reads_as_interrupted(tmp_path):
     assert not rec.trainer_alive(tmp_path / r.name)
 
 
+def test_a_trainer_that_stopped_between_the_read_and_the_lock_check_reads_as_stopped(tmp_path):
+    """The record is read, then the lock is checked: a trainer that wrote "stopped" and exited in
+    between was reported "interrupted" (seen under load: a run stopped at its first step)."""
+    r = rec.RunRecord.load(copy_run(tmp_path))
+    r.status = "running"
+    r.save(tmp_path / r.name)
+    stale = rec.RunRecord.load(tmp_path / r.name)  # read while it ran
+    r.status, r.message = "stopped", "stopped at step 0"
+    r.save(tmp_path / r.name)  # its last write; then its process (and its lock) went
+    assert rec.live(stale, tmp_path / r.name).status == "stopped"
+
+
 @pytest.mark.parametrize("bad", ["rt-nl\n", "../x", "a/b", "", ".hidden", "x" * 81])
 def test_run_names_are_checked_whole(bad):
     with pytest.raises(rec.RecordError):
