@@ -11,13 +11,6 @@ from conftest import ROOT
 RESULTS = ROOT / "test-results"
 SHOTS = os.environ.get("PODIUM_SHOTS") == "1"  # screenshots of the pages the tests see, for a person to read
 
-
-def shot(page, name: str) -> None:
-    """test-results/<name> when PODIUM_SHOTS=1 (`PODIUM_SHOTS=1 make browser`); off by default, as
-    drawing every page whole for a picture nobody reads cost the suite ~10 s."""
-    if SHOTS:
-        RESULTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(RESULTS / name), full_page=True)
 T_SLIDER = "Context length T (characters fed to the model)"
 # T of the selected head's softmax map, as drawn (the explorer's canvases carry data-t), or -1
 SOFTMAX_T = """() => {
@@ -43,6 +36,14 @@ PROBE = """() => {
     log.draws.push([performance.now(), +cv.dataset.t]);
   }).observe(document.querySelector('canvas.pa-mosaic'), {attributes: true, attributeFilter: ['data-t']});
 }"""
+
+
+def shot(page, name: str) -> None:
+    """test-results/<name> when PODIUM_SHOTS=1 (`PODIUM_SHOTS=1 make browser`); off by default, as
+    drawing every page whole for a picture nobody reads cost the suite ~10 s."""
+    if SHOTS:
+        RESULTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(RESULTS / name), full_page=True)
 
 
 def wait_idle(page, timeout=60_000):

@@ -161,9 +161,11 @@ def lane_of(cmd: str) -> str:
         return "ddp"
     if any(w in f" {cmd} " for w in (" whosaid ", " attribution ")):
         return "readers"
-    if cmd.startswith("rm -rf checkpoints/") and "barack-obama" not in cmd and " --speaker " in cmd:
+    if any(w in f" {cmd} " for w in (" ladder ", " pretrain ", "--init-from")):
+        return "own"
+    if cmd.startswith("rm -rf checkpoints/") and " --speaker " in cmd and "barack-obama" not in cmd:
         return "others"  # Trump's and Biden's runs trained again: only the readers read them before
-    return "own" if any(w in f" {cmd} " for w in (" ladder ", " pretrain ", "--init-from")) else "main"
+    return "main"
 
 
 def test_every_readme_command_runs_as_written(repo):

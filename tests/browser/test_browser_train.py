@@ -18,15 +18,15 @@ import time
 import pytest
 from browser_helpers import RESULTS, describe, open_attention, shot, slider_latency, wait_idle
 from conftest import ROOT, start_server, stop_all
-from helpers import copy_shipped
+from helpers import SHIPPED, copy_shipped
 
 from core.runs import checkpoints as ck
 from core.runs import record as rec
 from core.runs import start as runs
 
 pytestmark = pytest.mark.browser
-SPEAKERS = ["Barack Obama", "Donald J. Trump", "Joseph R. Biden Jr."]
-SCRATCH = ["barack-obama-gpt-tiny", "donald-j-trump-gpt-tiny", "joseph-r-biden-jr-gpt-tiny"]
+SPEAKERS = list(SHIPPED)
+SCRATCH = list(SHIPPED.values())
 TUNED = [n.replace("-gpt-tiny", "-gpt-ft-sotu-base-gpt-tiny") for n in SCRATCH]
 RUN = "barack-obama-gpt-tiny-2"  # the next free name beside the shipped one
 RUNG = "barack-obama-ladder-3-multi-head-40-steps"
@@ -56,7 +56,7 @@ def test_live_training_stop_resume_a_killed_server_and_no_pages_model_changes(pa
     proc, url = start_server(root)
     try:
         proc, url = train_stop_resume_and_kill_the_server(page, root, url, proc)
-        out, err = rung.communicate(timeout=300)
+        _, err = rung.communicate(timeout=300)
         assert rung.returncode == 0, err
         assert rec.RunRecord.load(root / RUNG).role == "rung"
         stop_all(root)
@@ -143,8 +143,9 @@ def train_stop_resume_and_kill_the_server(page, root, url, proc):
             f"() => {{ const m = document.body.innerText.match(/step ([\\d,]+) \\/ 20,000/); "
             f"return m && +m[1].replace(/,/g, '') > {final.step}; }}", timeout=90_000)
         assert page.locator("[data-testid=stException]").count() == 0
-    except BaseException:
+    except BaseException:  # the new server is the caller's only when this returns
         proc.terminate()
+        proc.wait(timeout=10)
         raise
 
     RESULTS.mkdir(exist_ok=True)
