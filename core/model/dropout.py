@@ -6,15 +6,15 @@ element. The semantics are dropout's: every element is kept with probability 1 -
 2^-16), kept ones are scaled by 1 / keep_probability (exactly, so the expectation is unchanged),
 and the draws come from torch's global RNG, as nn.Dropout's do. On other devices, F.dropout.
 
-With dropout on the attention weights, F.scaled_dot_product_attention on the CPU falls back to
-an fp32 path that materialises the T x T weights several times. `attention` does it in the
-autocast dtype (bf16 matmuls), with the mask, softmax and dropout as one autograd node. It is
-the GPT's attention kernel when it trains with dropout on the CPU (core.model.gpt), and it still pays:
-one layer's forward + backward at the lecture config (B=16, T=256, 6 heads of 64, bf16 inputs)
-takes 87 ms against 248 ms for SDPA with dropout_p, 2.85x (`python -m bench.paths --threads 1
---clock cpu`, medians of 5, AMD EPYC (lscpu), 2 cores shared with other jobs; earlier, idle,
-2 threads: 35 vs 99 ms). tests/unit/test_block_paths.py holds a training step through it (loss and
-every gradient) to the lecture's ops with the same masks."""
+With dropout on the attention weights, F.scaled_dot_product_attention on the CPU falls back to an
+fp32 path that materialises the T x T weights several times. `attention` does it in the autocast
+dtype (bf16 matmuls), with the mask, softmax and dropout as one autograd node. It is the GPT's
+attention kernel when it trains on the CPU (core.model.gpt; without dropout no mask is drawn), and
+it still pays: one layer's forward + backward at the lecture config (B=16, T=256, 6 heads of 64,
+bf16 inputs) takes 87 ms against 248 ms for SDPA with dropout_p, 2.85x (`python -m bench.paths
+--threads 1 --clock cpu`, medians of 5, AMD EPYC (lscpu), 2 cores shared with other jobs; earlier,
+idle, 2 threads: 35 vs 99 ms). tests/unit/test_block_paths.py holds a training step through it (loss
+and every gradient) to the lecture's ops with the same masks."""
 from __future__ import annotations
 
 import math
@@ -67,21 +67,25 @@ class _MaskedSoftmaxDropout(torch.autograd.Function):
             future = torch.ones(T, S, dtype=torch.bool, device=scores.device).triu_(S - T + 1)
             scores = scores.masked_fill(future, float("-inf"))
         weights = torch.softmax(scores, dim=-1)
+        if p == 0:  # training without dropout: the masked softmax alone
+            ctx.save_for_backward(weights)
+            return weights
         keep = keep_mask(weights.shape, p, weights.dtype, weights.device)
         ctx.save_for_backward(weights, keep)
         return weights * keep
 
     @staticmethod
     def backward(ctx, grad):
-        weights, keep = ctx.saved_tensors
-        grad = grad * keep
+        weights, *keep = ctx.saved_tensors
+        if keep:
+            grad = grad * keep[0]
         return torch._softmax_backward_data(grad, weights, -1, weights.dtype), None, None
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, p: float, causal: bool = True) -> torch.Tensor:
     """The lecture's attention with dropout p on the weights: (B, nh, T, hs) -> (B, nh, T, hs), the
-    T queries being the last T of the S key positions. For training on the CPU; elsewhere (and
-    without dropout) core.model.gpt.sdpa."""
+    T queries being the last T of the S key positions. For training on the CPU, with or without
+    dropout (p = 0: no mask is drawn); elsewhere core.model.gpt.sdpa."""
     scores = (q * q.size(-1) ** -0.5) @ k.transpose(-2, -1)                     # (B, nh, T, T)
     with torch.autocast(q.device.type, enabled=False):                          # softmax in q's dtype
         weights = _MaskedSoftmaxDropout.apply(scores, p, causal)

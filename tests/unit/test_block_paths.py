@@ -153,6 +153,26 @@ def test_training_with_dropout_on_the_cpu_is_the_lecture_s_model_with_the_same_m
     assert abs(other.item() - loss.item()) > 1e-3
 
 
+def test_training_without_dropout_on_the_cpu_is_the_lecture_s_model():
+    """At dropout 0 a CPU training step still runs core.model.dropout's attention (no mask drawn):
+    loss and every gradient equal the lecture's ops, and the model in eval mode (SDPA) gives the
+    same loss."""
+    model = gpt(dropout=0.0).train()
+    idx, targets = ids(2, BLOCK), ids(2, BLOCK, seed=1)
+    _, loss = model(idx, targets)
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+
+    def reference(q, k, v, *, causal, layer):  # the lecture's ops, in the model's float64
+        return F.softmax(explicit_scores(q, k, causal), dim=-1) @ v
+
+    _, ref_loss = model(idx, targets, kernel=reference)
+    ref_grads = torch.autograd.grad(ref_loss, list(model.parameters()))
+    torch.testing.assert_close(loss, ref_loss, atol=1e-12, rtol=1e-12)
+    for (name, _), a, b in zip(model.named_parameters(), grads, ref_grads):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10, msg=name)
+    torch.testing.assert_close(model.eval()(idx, targets)[1], loss.detach(), atol=1e-12, rtol=1e-12)
+
+
 def explicit_scores(q, k, causal):
     T = q.size(-2)
     wei = q @ k.transpose(-2, -1) * q.size(-1) ** -0.5
