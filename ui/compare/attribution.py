@@ -56,7 +56,7 @@ def render(speakers: list[str]) -> None:
         st.info("Choose at least two speakers in the sidebar.")
         return
     curve = speak.shipped_curve(speakers)
-    source = "measured when the shipped models were made (`make checkpoints`)"
+    source = "measured when the shipped models were made (`make checkpoints`, `make base`)"
     if curve is None:
         key = speak.curve_key(speakers)
         if not key:
