@@ -35,15 +35,18 @@ METHOD = """\
 - The app's figures come from the browser tests that record them (chromium, 16 slider steps over fresh values
   of T each, medians; the rounds' medians are given).
 
-## What makes the difference (each measured on this machine kind, 2 cores)
+## What makes the difference (each measured on the machine kind named, 2 cores)
 
-- bf16 autocast for the projections (the bf16 matmul peak over the fp32 one is at the top: 2.8x to
-  4.4x on the machines of this kind measured so far, which is why the ratios differ between reports).
+- bf16 autocast for the projections (the bf16 matmul peak over the fp32 one is at the top of each
+  section: 2.8x to 4.4x on the machines measured so far, which is why the ratios differ between reports).
 - Dropout: PyTorch's CPU dropout draws one Bernoulli sample per element (29% of a lecture-config step);
   `core.model.dropout` draws four 16-bit samples per 64-bit random integer and multiplies by a float mask.
-- Attention with dropout: the CPU's scaled_dot_product_attention falls back to an fp32 path;
-  `core.model.dropout.attention` runs the two batched matmuls in bf16 and the mask, softmax and dropout as
-  one autograd node (99 -> 35 ms per layer).
+- Dropout masks built in integers as wide as the dtype (the scale's bits where kept, 0 where dropped): the
+  same values as a bool mask converted to bf16, which is 15x slower (a lecture-config step 772 -> 706 ms).
+- Attention in training: the CPU's scaled_dot_product_attention falls back to an fp32 path with dropout
+  and its flash kernel is slow at these sizes without; `core.model.dropout.attention` runs the two batched
+  matmuls in bf16 and the mask, softmax and dropout as one autograd node (99 -> 35 ms per layer with
+  dropout; without, a small-config step 47.7 -> 35.2 ms on Zen 5).
 - Fused AdamW on the CPU (4.7 vs 14.9 ms a step at the lecture size), one `.item()` per log interval.
 - Sampling: a preallocated KV cache as the model's attention kernel, bf16 weights packed once for
   oneDNN for big models (the 24 projections of a token: 0.48 vs 2.47 ms in fp32), and the "shift" window.
