@@ -85,11 +85,15 @@ checkpoints: $(APP_STAMP)
 
 ## make base: the big chain. The lecture's GPT (6 layers, 6 heads, 384 wide; block 128, dropout 0.1; 10.8M
 ## parameters) pretrained on every other president's addresses: 1,800 steps of 32 x 128 (7.4M characters),
-## stored in bf16, then continued twice from the stored weights with a fresh optimizer, to step 3,600 and
-## to step 6,000 (24.6M characters in all, about 2.4 passes; some 55 minutes at 7.5k characters/s on an
-## idle 2-core Zen 5, about twice that on a Zen 4: run it under nohup), stored in bf16; then each default speaker fine-tuned from it
-## through LoRA adapters (the lora preset: rank 8, 400 steps), the who-said-it curve and the probes again
+## stored in bf16, then continued three times from the stored weights with a fresh optimizer, to steps 3,600,
+## 6,000 and 10,000 (41M characters in all, about 4 passes; some 90 minutes at 7.5k characters/s on an
+## idle 2-core Zen 5, about twice that on a Zen 4: run it under nohup), stored in bf16. Then the recent
+## stage: LoRA adapters (rank 32, 400 steps) that continue the base on the four presidents before the
+## default speakers (Reagan, Bush, Clinton, Bush), whose speech is the closest to theirs and only 7% of
+## the base's text; then each default speaker fine-tuned from the stage through LoRA adapters (the lora
+## preset: rank 8, 400 steps); the who-said-it curve and the probes again
 BIG := sotu-base-gpt-lecture
+STAGE := sotu-recent-gpt-lecture
 base: $(APP_STAMP)
 	rm -rf checkpoints/$(BIG)
 	$(PY) -m core pretrain --preset lecture --block-size 128 --batch-size 32 --dropout 0.1 --lr 1e-3 \
@@ -99,10 +103,15 @@ base: $(APP_STAMP)
 	$(PY) -m core compact --checkpoint $(BIG) --out checkpoints
 	$(PY) -m core train --resume $(BIG) --max-iters 6000 --out checkpoints
 	$(PY) -m core compact --checkpoint $(BIG) --out checkpoints
+	$(PY) -m core train --resume $(BIG) --max-iters 10000 --out checkpoints
+	$(PY) -m core compact --checkpoint $(BIG) --out checkpoints
+	rm -rf checkpoints/$(STAGE)
+	$(PY) -m core train --speaker "Ronald Reagan" --speaker "George H.W. Bush" --speaker "William J. Clinton" \
+	  --speaker "George W. Bush" --init-from $(BIG) --preset lora --lora-rank 32 --max-iters 400 --eval-interval 100 --eval-iters 20 --name $(STAGE) --out checkpoints
 	@for s in $(SHIPPED); do \
 	  slug=$$(echo "$$s" | tr 'A-Z' 'a-z' | sed -E 's/[^a-z0-9]+/-/g; s/^-|-$$//g'); \
-	  rm -rf "checkpoints/$$slug-gpt-lora-$(BIG)"; \
-	  $(PY) -m core train --speaker "$$s" --init-from $(BIG) --preset lora --eval-interval 100 --eval-iters 20 --name "$$slug-gpt-lora-$(BIG)" \
+	  rm -rf "checkpoints/$$slug-gpt-lora-$(STAGE)"; \
+	  $(PY) -m core train --speaker "$$s" --init-from $(STAGE) --preset lora --eval-interval 100 --eval-iters 20 --name "$$slug-gpt-lora-$(STAGE)" \
 	    --out checkpoints || exit 1; \
 	done
 	$(PY) -m core attribution --json --passages 40 --out checkpoints > checkpoints/attribution.json

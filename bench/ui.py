@@ -1,7 +1,7 @@
 """The app's figures, taken in chromium by the browser tests that record them (the same code that
 `make test` runs, so the benchmark and the tests measure one thing): the Attention slider's latency
-idle and while a run trains, the home page's render time, and the server's memory with the three
-default models loaded."""
+idle and while a run trains, the home page's render time, the heavy pages' first render on a fresh
+server, and the server's memory with the three default models loaded."""
 from __future__ import annotations
 
 import json
@@ -18,7 +18,8 @@ TESTS = ["tests/browser/test_browser.py::test_attention_slider_redraws_heatmap_a
          "tests/browser/test_browser_train.py", "tests/browser/test_browser_perf.py"]
 FILES = {"idle": "attention-latency.json", "training": "attention-latency-training.json", "app": "app-perf.json",
          "one_user": "attention-latency-one-user.json", "four_users": "attention-latency-four-users.json",
-         "trick_batches": "trick-batches-latency.json"}
+         "trick_batches": "trick-batches-latency.json", "first": "first-renders.json"}
+FIRST_PAGES = {"compare": "Compare", "speak": "Speak like them", "heads": "Inside the heads"}  # first-renders.json
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- slider: measured by tests/browser/test_browser_perf.py under python -m bench -->", "<!-- /slider -->"
 DATA = "<!-- slider-records: "
@@ -44,6 +45,8 @@ def measure(rounds: int = 1) -> dict:
         "slider_idle_whole_ms": median([r["idle"]["whole_median_ms"] for r in runs]),
         "slider_training_ms": median([r["training"]["while_training"]["median_ms"] for r in runs]),
         "home_render_s": median([r["app"]["home_render_s"] for r in runs]),
+        **{f"first_{page}_s": median([r["first"]["first_render_s"][title] for r in runs])
+           for page, title in FIRST_PAGES.items()},
         "rss_three_models_mb": median([r["app"]["rss_three_models_mb"] for r in runs]),
         "peak_rss_mb": median([r["app"]["peak_rss_mb"] for r in runs]),
         "slider_one_user_ms": median([r["one_user"]["keys"]["median_ms"] for r in runs]),

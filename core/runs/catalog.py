@@ -43,12 +43,24 @@ def arch(r: RunRecord) -> tuple:
     return tuple(sorted((k, v) for k, v in r.model.to_dict().items() if k != "vocab_size"))
 
 
+def root_base(r: RunRecord, by_name: dict[str, RunRecord]) -> str | None:
+    """The base a fine-tuned run descends from: its init_from, or through a stage between them (a run
+    fine-tuned on some speakers that the speaker's run starts from) that run's own, up to a base run."""
+    name, seen = r.init_from, {r.name}
+    while name in by_name and by_name[name].role != "base" and by_name[name].init_from and name not in seen:
+        seen.add(name)
+        name = by_name[name].init_from
+    return name
+
+
 def candidates(records: Iterable[RunRecord], speaker: str, role: str = "scratch", model_type: str = "gpt",
                base: str | None = None) -> list[RunRecord]:
     """Every run that may be the speaker's model in this role, the best first. base: only the
-    fine-tunes of this base run."""
+    fine-tunes descending from this base run (root_base)."""
+    records = list(records)
+    by_name = {r.name: r for r in records}
     found = [r for r in records if usable(r) and r.role == role and r.model_type == model_type
-             and r.speakers == [speaker] and full_size(r) and (base is None or r.init_from == base)]
+             and r.speakers == [speaker] and full_size(r) and (base is None or root_base(r, by_name) == base)]
     return sorted(found, key=lambda r: (own_loss(r, speaker), r.name))
 
 
@@ -92,9 +104,10 @@ def fine_tune_bases(records: Iterable[RunRecord], speakers: Sequence[str]) -> li
     chosen = speaker_models(records, speakers, "fine-tune")
     if not all(chosen.values()):
         return []
-    found = {r.init_from for s in speakers for r in candidates(records, s, "fine-tune")}
+    by_name = {r.name: r for r in records}
+    found = {root_base(r, by_name) for s in speakers for r in candidates(records, s, "fine-tune")}
     full = [b for b in sorted(found) if all(speaker_models(records, speakers, "fine-tune", base=b).values())]
-    first = next(iter(chosen.values())).init_from
+    first = root_base(next(iter(chosen.values())), by_name)
     return sorted(full, key=lambda b: b != first)
 
 

@@ -161,8 +161,9 @@ def compact(run_dir: Path) -> int:
     return path.stat().st_size
 
 
-def base_weights(record: RunRecord, root: Path) -> dict:
-    """The weights of the run a LoRA run adapts (its init_from, in the same runs folder)."""
+def base_weights(record: RunRecord, root: Path, _seen: tuple[str, ...] = ()) -> dict:
+    """The weights of the run a LoRA run adapts (its init_from, in the same runs folder); when that
+    run is a LoRA run too (a stage between a base and a speaker), its own base with its updates merged."""
     try:
         base = read_checkpoint(resolve_run(record.init_from, root) / BEST)
     except RecordError as e:
@@ -170,7 +171,16 @@ def base_weights(record: RunRecord, root: Path) -> dict:
     if base.record.model.to_dict() != record.model.to_dict() or base.tokenizer != record.tokenizer():
         raise CheckpointError(f"{record.name} adapts {record.init_from}, whose model is no longer the one it "
                               "adapted (another architecture or vocabulary)")
-    return base.state["model"]
+    return full_weights(base, root, _seen + (record.name,))
+
+
+def full_weights(ckpt: Checkpoint, root: Path, _seen: tuple[str, ...] = ()) -> dict:
+    """A checkpoint's model weights: its own, or for a LoRA run its base's with the updates merged in."""
+    if not ckpt.record.train.lora_rank:
+        return ckpt.state["model"]
+    if ckpt.record.name in _seen:
+        raise CheckpointError(f"{ckpt.record.name} adapts itself through {' -> '.join(_seen)}")
+    return lora.merged(base_weights(ckpt.record, root, _seen), ckpt.state["model"])
 
 
 def build_from(ckpt: Checkpoint, device: torch.device | str = "cpu") -> torch.nn.Module:
@@ -183,7 +193,7 @@ def build_from(ckpt: Checkpoint, device: torch.device | str = "cpu") -> torch.nn
         if ckpt.path is None or not (ckpt.path.parent / META).exists():
             raise CheckpointError(f"{ckpt.record.name} holds low-rank updates only: load it from its run folder, "
                                   f"beside its base {ckpt.record.init_from}")
-        weights = lora.merged(base_weights(ckpt.record, ckpt.path.parent.parent), weights)
+        weights = full_weights(ckpt, ckpt.path.parent.parent)
     model.load_state_dict(weights, strict=True)
     return model.to(device).eval()
 
@@ -209,12 +219,12 @@ class LoadedModel:
 
 def weights_digest(path: Path, record: RunRecord) -> str:
     """The digest of a weights file as a model: its SHA-256, and for a LoRA run (its file holds only
-    the updates) the SHA-256 of that and its base's together."""
+    the updates) the SHA-256 of that and its base's digest (as a model: a stage's, its own base's too)."""
     own = file_digest(path)
     if not record.train.lora_rank:
         return own
-    base = resolve_run(record.init_from, Path(path).parent.parent) / BEST
-    return hashlib.sha256((own + file_digest(base)).encode()).hexdigest()
+    base = resolve_run(record.init_from, Path(path).parent.parent)
+    return hashlib.sha256((own + weights_digest(base / BEST, RunRecord.load(base))).encode()).hexdigest()
 
 
 def file_digest(path: Path) -> str:

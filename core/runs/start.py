@@ -217,7 +217,7 @@ def _start_state(run_dir: Path, record: RunRecord, root: Path) -> tuple[Start, s
                 f"{record.name} has no optimizer state (latest.pt): continuing from its best weights (step "
                 f"{step:,}) with a fresh optimizer")
     if record.init_from:
-        weights = base if lora else _base(record.init_from, root).state["model"]
+        weights = base if lora else ck.full_weights(_base(record.init_from, root), root)
         how = f"low-rank updates of rank {record.train.lora_rank}" if lora else "fine-tuning"
         return Start(weights=weights), f"starting from {record.init_from}'s weights ({how})"
     return Start(), ""

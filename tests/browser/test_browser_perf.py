@@ -245,3 +245,40 @@ def test_trick_and_batches_sliders_redraw_in_the_browser(page, shipped):
     (RESULTS / "trick-batches-latency.json").write_text(json.dumps(result, indent=1))
     print(f"\nTrick T slider: median {trick['median_ms']:.0f} ms, p90 {trick['p90_ms']:.0f} ms; Batches block size: "
           f"median {batches['median_ms']:.0f} ms, p90 {batches['p90_ms']:.0f} ms")
+
+
+FIRST_RENDERS = {  # page link -> what shows that its content is drawn (then the script must be idle too)
+    "10. Compare": MATRIX_DRAWN,
+    "11. Speak like them": "() => document.querySelectorAll('[data-testid=stCode]').length >= 9",
+    "12. Inside the heads": "() => document.querySelectorAll('[data-testid=stDataFrame]').length >= 3"
+                            " && document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot') !== null",
+}
+
+
+@pytest.mark.bench
+def test_first_render_of_the_heavy_pages_on_a_fresh_server(page, tmp_path):
+    """Compare, Speak like them and Inside the heads, each on a fresh server with every shipped run
+    (what `make run` opens on): seconds from the sidebar click to the page drawn and the script done."""
+    root = tmp_path / "runs"
+    shutil.copytree(ROOT / "checkpoints", root, ignore=shutil.ignore_patterns("latest.pt", "trainer.lock", "*.log"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    seconds = {}
+    for link, drawn in FIRST_RENDERS.items():
+        proc, url = start_server(root)
+        try:
+            page.goto(url)
+            page.wait_for_selector("[data-testid=stDataFrame]", timeout=60_000)  # Home's models table
+            wait_idle(page)
+            t0 = time.perf_counter()
+            nav_link(page, link).click()
+            page.wait_for_function(drawn, timeout=120_000)
+            wait_idle(page, timeout=120_000)
+            seconds[link.split(". ", 1)[1]] = time.perf_counter() - t0
+            assert page.locator("[data-testid=stException]").count() == 0
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "first-renders.json").write_text(json.dumps({"machine": machine(), "first_render_s": seconds},
+                                                           indent=1))
+    print("\nfirst render on a fresh server: " + ", ".join(f"{k} {v:.2f} s" for k, v in seconds.items()))

@@ -80,6 +80,26 @@ def test_each_base_with_a_fine_tuned_model_per_speaker_is_a_size_to_pick(tmp_pat
     assert catalog.fine_tune_bases(records[:2], [OBAMA, TRUMP]) == ["small-base"]
 
 
+def test_a_fine_tune_through_a_stage_belongs_to_the_base_the_stage_adapts(tmp_path):
+    """base -> stage (fine-tuned on other speakers) -> speaker: the speaker's model is its base's, the base is
+    the size to pick, and a page names the stage it was fine-tuned from."""
+    def tuned(name, speakers, init_from, full=None):
+        r = run(tmp_path, name, speakers, role="fine-tune", full=full)
+        r.init_from = init_from
+        r.save(tmp_path / name)
+        return rec.RunRecord.load(tmp_path / name)
+    records = [run(tmp_path, "big-base", (OBAMA, TRUMP, "Ronald Reagan"), role="base"),
+               tuned("recent", ("Ronald Reagan", "George W. Bush"), "big-base"),
+               tuned("o-recent", (OBAMA,), "recent", 1.19), tuned("t-recent", (TRUMP,), "recent", 1.31)]
+    by_name = {r.name: r for r in records}
+    assert catalog.root_base(by_name["o-recent"], by_name) == "big-base"
+    picked = catalog.speaker_models(records, [OBAMA, TRUMP], "fine-tune", base="big-base")
+    assert {s: r.name for s, r in picked.items()} == {OBAMA: "o-recent", TRUMP: "t-recent"}
+    assert catalog.fine_tune_bases(records, [OBAMA, TRUMP]) == ["big-base"]
+    assert "fine-tuned from recent" in catalog.describe(by_name["o-recent"])
+    assert catalog.speaker_models(records[2:], [OBAMA], "fine-tune", base="big-base") == {OBAMA: None}
+
+
 def test_roles_are_written_when_a_run_is_created_and_read_back(tmp_path):
     assert runs.RunRequest.make([OBAMA]).role == "scratch"
     assert runs.RunRequest.make([OBAMA], init_from="x").role == "fine-tune"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import OBAMA, copy_shipped, one_thread  # noqa: F401 (autouse)
+from helpers import OBAMA, TRUMP, copy_shipped, one_thread  # noqa: F401 (autouse)
 
 from core.model import lora
 from core.model.gpt import GPT
@@ -81,3 +81,43 @@ def test_a_compacted_base_halves_and_still_loads(root, tmp_path):
     # the next-character probabilities, and where the model puts its top guess
     assert (p - q).abs().max() < 0.04  # 0.008-0.016 measured over 5 seeds
     assert (p.argmax(-1) == q.argmax(-1)).float().mean() > 0.95
+
+
+def test_a_lora_run_adapts_a_lora_stage_and_loads_as_both_updates_merged(root):
+    """base -> a stage (LoRA on some speakers) -> a speaker (LoRA on the stage): the speaker loads as
+    the base with both updates merged (the oracle, in that order); a full fine-tune of the stage starts
+    from the stage's merged weights; a changed stage is a changed speaker model (its digest)."""
+    small = dict(max_iters=4, eval_interval=2, eval_iters=1, batch_size=4)
+    stage = runs.create(runs.RunRequest.make([OBAMA, TRUMP], "gpt", "lora", init_from=BASE, lora_rank=4, **small),
+                        root)
+    assert runs.execute(stage.path, lock=stage.lock, samples=False).status == "finished"
+    speaker = runs.create(runs.RunRequest.make([OBAMA], "gpt", "lora", init_from=stage.name, **small), root)
+    assert runs.execute(speaker.path, lock=speaker.lock, samples=False).status == "finished"
+
+    g = torch.Generator().manual_seed(0)  # updates of some size in both files (a few steps may keep B = 0)
+    for r in (stage, speaker):
+        payload = torch.load(r.path / rec.BEST, weights_only=True)
+        noisy = {k: torch.randn(v.shape, generator=g) * 0.05 for k, v in payload["model"].items()}
+        torch.save({**payload, "model": noisy}, r.path / rec.BEST)
+    read = {r.name: ck.read_checkpoint(r.path / rec.BEST).state["model"] for r in (stage, speaker)}
+    base = ck.read_checkpoint(root / BASE / rec.BEST).state["model"]
+    oracle = lora.merged(lora.merged(base, read[stage.name]), read[speaker.name])
+    loaded = ck.load_model(speaker.name, root=root).model.state_dict()
+    assert loaded.keys() == oracle.keys()
+    for k in oracle:
+        torch.testing.assert_close(loaded[k], oracle[k])
+    assert any(not torch.equal(loaded[k], base[k].float()) for k in base if k.endswith("qkv.weight"))
+
+    full = ck.full_weights(ck.read_checkpoint(stage.path / rec.BEST), root)
+    stage_model = ck.load_model(stage.name, root=root).model.state_dict()
+    assert all(torch.equal(full[k], stage_model[k]) for k in full)
+    tuned = runs.create(runs.RunRequest.make([OBAMA], "gpt", "finetune", init_from=stage.name, **small), root)
+    tuned.lock.release()
+    start, line = runs._start_state(tuned.path, rec.RunRecord.load(tuned.path), root)
+    assert "fine-tuning" in line and all(torch.equal(start.weights[k], full[k]) for k in full)
+
+    before = ck.weights_digest(speaker.path / rec.BEST, rec.RunRecord.load(speaker.path))
+    changed = {k: v + 1 if k.endswith("lora_B") else v for k, v in read[stage.name].items()}
+    payload = torch.load(stage.path / rec.BEST, weights_only=True)
+    torch.save({**payload, "model": changed}, stage.path / rec.BEST)
+    assert ck.weights_digest(speaker.path / rec.BEST, rec.RunRecord.load(speaker.path)) != before

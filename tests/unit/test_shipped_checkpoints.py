@@ -2,6 +2,7 @@
 their speaker's val text exactly as their metadata says."""
 import json
 import math
+import subprocess
 
 import pytest
 import torch
@@ -39,3 +40,14 @@ def test_shipped_model_matches_its_metadata(speaker):
 def test_shipped_models_share_one_vocabulary():
     vocabs = {json.loads((run / "meta.json").read_text())["vocab"] for run in SHIPPED.values()}
     assert len(vocabs) == 1
+
+
+def test_the_shipped_weights_stay_within_the_budget():
+    """Every weights file that git tracks under checkpoints/ (what a clone holds, not a learner's own runs):
+    60 MB in all (issue 24's budget)."""
+    listed = subprocess.run(["git", "ls-files", "*.pt"], cwd=CHECKPOINTS_DIR, capture_output=True, text=True)
+    if listed.returncode:
+        pytest.skip("not a git checkout: which weights are shipped is git's to say")
+    files = [CHECKPOINTS_DIR / line for line in listed.stdout.splitlines()]
+    total = sum(p.stat().st_size for p in files)
+    assert files and total <= 60e6, f"{total / 1e6:.1f} MB of weights in {len(files)} files"
