@@ -88,7 +88,7 @@ checkpoints: $(APP_STAMP)
 ## stored in bf16, then continued three times from the stored weights with a fresh optimizer, to steps 3,600,
 ## 6,000 and 10,000 (41M characters in all, about 4 passes; some 90 minutes at 7.5k characters/s on an
 ## idle 2-core Zen 5, about twice that on a Zen 4: run it under nohup), stored in bf16. Then the recent
-## stage: LoRA adapters (rank 32, 400 steps) that continue the base on the four presidents before the
+## stage: LoRA adapters (rank 32, 800 steps) that continue the base on the four presidents before the
 ## default speakers (Reagan, Bush, Clinton, Bush), whose speech is the closest to theirs and only 7% of
 ## the base's text; then each default speaker fine-tuned from the stage through LoRA adapters (the lora
 ## preset: rank 8, 400 steps); the who-said-it curve and the probes again
@@ -107,7 +107,7 @@ base: $(APP_STAMP)
 	$(PY) -m core compact --checkpoint $(BIG) --out checkpoints
 	rm -rf checkpoints/$(STAGE)
 	$(PY) -m core train --speaker "Ronald Reagan" --speaker "George H.W. Bush" --speaker "William J. Clinton" \
-	  --speaker "George W. Bush" --init-from $(BIG) --preset lora --lora-rank 32 --max-iters 400 --eval-interval 100 --eval-iters 20 --name $(STAGE) --out checkpoints
+	  --speaker "George W. Bush" --init-from $(BIG) --preset lora --lora-rank 32 --max-iters 800 --eval-interval 200 --eval-iters 20 --name $(STAGE) --out checkpoints
 	@for s in $(SHIPPED); do \
 	  slug=$$(echo "$$s" | tr 'A-Z' 'a-z' | sed -E 's/[^a-z0-9]+/-/g; s/^-|-$$//g'); \
 	  rm -rf "checkpoints/$$slug-gpt-lora-$(STAGE)"; \

@@ -56,6 +56,12 @@ with state.friendly_errors():
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", placeholder=fmt.MISSING,
                  column_config={k: st.column_config.NumberColumn(format="%.3f")
                                 for k in ("base, zero-shot", "fine-tuned", "from scratch")})
+    stages = {r.init_from for r in tuned_runs.values() if r is not None and r.init_from != base.name}
+    for stage in sorted(stages):
+        via = next((r for r in records if r.name == stage), None)
+        if via is not None:
+            st.caption(f"Fine-tuned through a stage: **{stage}** first continued {base.name} on "
+                       f"{', '.join(via.speakers)} ({via.step:,} steps); the speakers' runs start from it.")
     if any(speak.seen_in_pretraining(base, s) for s in speakers):
         st.warning("A speaker marked *seen in pretraining* has addresses in the base model's training text: its "
                    "validation text is not new to the base, so its losses here flatter the base.")

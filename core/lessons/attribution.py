@@ -135,6 +135,7 @@ ModelSet = tuple[Mapping[str, torch.nn.Module], CharTokenizer]  # one model per 
 
 BASELINES = ("3-gram", "Kneser-Ney 7", "word 1-2-gram NB")  # the weak one, then the standard ones
 COMBINED = " + Kneser-Ney 7"  # a GPT set's nats summed with the Kneser-Ney model's, per passage
+EVERY = "every GPT set"  # with two sets or more: their nats summed per passage (a product of experts)
 
 
 def accuracy_curve(model_sets: Mapping[str, ModelSet], val_texts: Mapping[str, str],
@@ -144,18 +145,20 @@ def accuracy_curve(model_sets: Mapping[str, ModelSet], val_texts: Mapping[str, s
     speaker's val text, the same passages for every method. Methods: each set of one model per
     speaker; with train_texts, the baselines counted from the same training text (a character 3-gram,
     add-alpha: the weakest there is; Kneser-Ney of order 7 and word 1-2-gram Naive Bayes: the standard
-    ones, core.lessons.baselines) and each set combined with Kneser-Ney (the sum of their nats)."""
+    ones, core.lessons.baselines) and each set combined with Kneser-Ney (the sum of their nats); with two
+    sets or more, every set together (EVERY: the sum of their nats), alone and with Kneser-Ney."""
     speakers = list(val_texts)
     if len(speakers) < 2:
         raise UserError("who said it needs at least two speakers")
     check_curve(lengths, per_speaker)
-    methods: list[str] = list(model_sets)
+    sets = list(model_sets) + [EVERY] * (len(model_sets) > 1)
+    methods: list[str] = list(sets)
     if train_texts:
         tok = CharTokenizer.from_texts([*train_texts.values(), *val_texts.values()])
         grams = {s: NGramCounts.fit(tok.encode_tensor(train_texts[s]), NGRAM_ORDER, tok.vocab_size) for s in speakers}
         kn = baselines.kn_models({s: train_texts[s] for s in speakers})
         nb = baselines.NaiveBayes({s: train_texts[s] for s in speakers})
-        methods += [*BASELINES, *(k + COMBINED for k in model_sets)]
+        methods += [*BASELINES, *(k + COMBINED for k in sets)]
     curve = Curve(list(lengths), chance=1 / len(speakers))
     for m in methods:
         curve.methods[m], curve.confusion[m] = [], {}
@@ -170,6 +173,8 @@ def accuracy_curve(model_sets: Mapping[str, ModelSet], val_texts: Mapping[str, s
         for m, (models, mtok) in model_sets.items():
             X = torch.stack([mtok.encode_tensor(text) for text in texts])
             nats[m] = torch.stack([surprisal_rows(models[s], X, context).double().sum(1) for s in speakers])
+        if EVERY in sets:
+            nats[EVERY] = sum(nats[m] for m in model_sets)
         if train_texts:
             X = torch.stack([tok.encode_tensor(text) for text in texts])
             nats["3-gram"] = torch.stack([torch.stack([ngram_surprisal(grams[s], x).double().sum() for x in X])
@@ -178,7 +183,7 @@ def accuracy_curve(model_sets: Mapping[str, ModelSet], val_texts: Mapping[str, s
             nats["Kneser-Ney 7"] = torch.tensor([[p[s] for p in per] for s in speakers], dtype=torch.float64)
             per = [nb.nats(t) for t in texts]
             nats["word 1-2-gram NB"] = torch.tensor([[p[s] for p in per] for s in speakers], dtype=torch.float64)
-            for k in model_sets:
+            for k in sets:
                 nats[k + COMBINED] = nats[k] + nats["Kneser-Ney 7"]
         for m in methods:
             guesses = nats[m].argmin(0).tolist()  # the lowest loss per passage

@@ -10,7 +10,7 @@ import torch
 from helpers import BIDEN, OBAMA, ROOT, TRUMP, one_thread  # noqa: F401 (autouse)
 
 from core.errors import UserError
-from core.lessons.attribution import BASELINES, COMBINED, accuracy_curve, verdict, who_said, who_said_each
+from core.lessons.attribution import BASELINES, COMBINED, EVERY, accuracy_curve, verdict, who_said, who_said_each
 from core.model.scoring import surprisal, surprisal_rows
 from core.runs import checkpoints as ck
 from core.text.corpus import load_speaker
@@ -79,3 +79,15 @@ def test_accuracy_grows_with_length_and_beats_chance(models, splits):
     assert scratch[1] > scratch[0] and scratch[1] > 0.6 and ngram[1] > 1 / 3 and kn[1] > 0.6
     assert set(curve.methods) == {"from scratch", *BASELINES, "from scratch" + COMBINED}
     assert sum(sum(row.values()) for row in curve.confusion["3-gram"]["500"].values()) == 36
+
+
+def test_every_set_together_sums_the_sets_nats(models, splits):
+    """Two sets: every set together guesses from the sum of their nats. The oracle: the same set twice
+    doubles each passage's nats, so every guess (and every accuracy) is that set's own."""
+    curve = accuracy_curve({"a": models, "b": models}, {s: splits[s][1] for s in SPEAKERS},
+                           {s: splits[s][0] for s in SPEAKERS}, lengths=(50, 200), per_speaker=6, seed=5)
+    assert curve.methods[EVERY] == curve.methods["a"] == curve.methods["b"]
+    assert curve.confusion[EVERY] == curve.confusion["a"]
+    assert set(curve.methods) == {"a", "b", EVERY, *BASELINES, *(m + COMBINED for m in ("a", "b", EVERY))}
+    one = accuracy_curve({"a": models}, {s: splits[s][1] for s in SPEAKERS}, lengths=(50,), per_speaker=2)
+    assert EVERY not in one.methods

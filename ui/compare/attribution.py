@@ -50,8 +50,8 @@ def render(speakers: list[str]) -> None:
         "every speaker's model, and guess the speaker whose model is least surprised. The longer the passage, "
         "the surer the guess. Beside the GPTs, the same passages go to the standard methods of authorship "
         "attribution, each fitted on the same training text: a Kneser-Ney character model of order 7, word "
-        "1-2-gram Naive Bayes, and the weakest, a smoothed character 3-gram; and each GPT set with its nats "
-        "added to Kneser-Ney's, a combination of the two.")
+        "1-2-gram Naive Bayes, and the weakest, a smoothed character 3-gram; each GPT set with its nats "
+        "added to Kneser-Ney's, a combination of the two; and every GPT set together, their nats added.")
     if len(speakers) < 2:
         st.info("Choose at least two speakers in the sidebar.")
         return
