@@ -65,8 +65,7 @@ def ablation(run: rec.RunRecord, speaker: str, chosen: list[tuple[int, int]], mo
 @st.cache_resource(show_spinner="Knocking the heads out...", max_entries=16)
 def _ablated_model(_loaded, path: str, mtime: float, speaker: str, clean: bool, chosen: tuple, mode: str):
     loaded = _loaded
-    win = heads.val_windows(loaded.tokenizer, val_text(speaker, clean), loaded.config.block_size, PAGE_CHARS)
-    means = heads.head_means(loaded.model, win[:, :-1]) if mode == "mean" else None
+    means = probed.head_means(loaded, val_text(speaker, clean), list(chosen), PAGE_CHARS) if mode == "mean" else None
     return heads.ablated(loaded.model, list(chosen), means, mode)  # a copy: never run with other hooks
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import torch
+
 from core.errors import UserError
 from core.model.sampling import SPEAK_SAMPLE, sample_text
 from core.model.scoring import sequence_loss
@@ -106,6 +108,28 @@ def ablation(loaded: LoadedModel, text: str, chosen: list[tuple[int, int]], mode
     return remember(loaded, f"heads.ablation:{text_key(text)}:{chosen}:{mode}:{max_chars or 'all'}", compute)
 
 
+def head_means(loaded: LoadedModel, text: str, chosen: list[tuple[int, int]],
+               max_chars: int | None = heads.PAGE_CHARS) -> torch.Tensor:
+    """(L, T, C) the chosen heads' mean outputs over a text's windows, per position (heads.head_means;
+    the other heads' channels 0: mean ablation reads only the chosen ones), what a head's mean
+    ablation puts in its place. Stored as the chosen heads' slices, to 6 significant digits."""
+    chosen = sorted((int(a), int(b)) for a, b in chosen)
+    cfg = loaded.config
+    hs = cfg.n_embd // cfg.n_head
+
+    def compute() -> dict:
+        windows = heads.val_windows(loaded.tokenizer, text, cfg.block_size, max_chars)
+        means = heads.head_means(loaded.model, windows[:, :-1])
+        return {f"{a},{b}": [[float(f"{v:.6g}") for v in row] for row in means[a, :, b * hs:(b + 1) * hs].tolist()]
+                for a, b in chosen}
+    stored = remember(loaded, f"heads.means:{text_key(text)}:{chosen}:{max_chars or 'all'}", compute)
+    out = torch.zeros(cfg.n_layer, cfg.block_size, cfg.n_embd)
+    for key, rows in stored.items():
+        a, b = map(int, key.split(","))
+        out[a, :, b * hs:(b + 1) * hs] = torch.tensor(rows)
+    return out
+
+
 def sample(loaded: LoadedModel, prompt: str, n: int, seed: int, temperature: float) -> str:
     """n characters after prompt, drawn with this seed and temperature (no top-k)."""
     return remember(loaded, f"sample:{prompt!r}:{n}:{seed}:{temperature}",
@@ -114,9 +138,9 @@ def sample(loaded: LoadedModel, prompt: str, n: int, seed: int, temperature: flo
 
 def warm(loaded: LoadedModel, own: str, texts: dict[str, str]) -> list[str]:
     """Compute what the pages read off a run, so that they open from probes.json: on its own
-    speaker's val text (own) every head's scores and worth, each layer's loss; on each of `texts`
-    (the speakers' val texts) the loss (Compare's cells, a base's zero-shot loss) and the clearest
-    head ablated; the Speak page's sample. Returns what is stored."""
+    speaker's val text (own) every head's scores and worth, each layer's loss, the clearest head's
+    means; on each of `texts` (the speakers' val texts) the loss (Compare's cells, a base's zero-shot
+    loss) and the clearest head ablated; the Speak page's sample. Returns what is stored."""
     for text in texts.values():
         val_loss(loaded, text)
     if loaded.config.model_type == "gpt":
@@ -126,6 +150,7 @@ def warm(loaded: LoadedModel, own: str, texts: dict[str, str]) -> list[str]:
         clearest = max(scores, key=lambda r: r["best_score"])
         for text in texts.values():
             ablation(loaded, text, [(clearest["layer"], clearest["head"])])
+        head_means(loaded, own, [(clearest["layer"], clearest["head"])])  # the page's who-said-it, ablated
         sample(loaded, *SPEAK_SAMPLE)
     return remembered(loaded)
 

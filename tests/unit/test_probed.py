@@ -56,3 +56,31 @@ def test_the_shipped_runs_carry_current_probes():
         stored = json.loads((run.path / probed.PROBES).read_text())[rec.BEST]
         assert stored["digest"] == ck.weights_digest(run.path / rec.BEST, run), run.name
         assert len(stored["entries"]) >= 4, run.name
+
+
+def test_a_heads_means_are_stored_and_knock_it_out_as_computed_ones_do(tmp_path):
+    """The oracle: the stored means (the chosen head's channels, 6 significant digits) ablate the head
+    as the means computed over the same windows do; the other channels are never read."""
+    import torch
+
+    from core.probe import heads
+    from core.text.corpus import load_speaker
+    root = copy_shipped(tmp_path, ("barack-obama-gpt-tiny",))
+    (root / "barack-obama-gpt-tiny" / probed.PROBES).unlink()
+    loaded = ck.load_model("barack-obama-gpt-tiny", root=root)
+    _, text = load_speaker("Barack Obama").split()
+    chosen = [(1, 2)]
+    stored = probed.head_means(loaded, text, chosen, max_chars=3000)
+    assert any(k.startswith("heads.means:") for k in probed.remembered(ck.load_model("barack-obama-gpt-tiny", root=root)))
+    windows = heads.val_windows(loaded.tokenizer, text, loaded.config.block_size, 3000)
+    computed = heads.head_means(loaded.model, windows[:, :-1])
+    hs = loaded.config.head_size
+    torch.testing.assert_close(stored[1, :, 2 * hs:3 * hs], computed[1, :, 2 * hs:3 * hs], rtol=1e-5, atol=1e-6)
+    assert stored.abs().sum() == stored[1, :, 2 * hs:3 * hs].abs().sum() > 0
+    idx = windows[:4, :-1]
+    with torch.no_grad():
+        a = heads.ablated(loaded.model, chosen, stored)(idx)[0]
+        b = heads.ablated(loaded.model, chosen, computed)(idx)[0]
+        plain = loaded.model(idx)[0]
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(a, plain, atol=1e-3)  # the head was knocked out
