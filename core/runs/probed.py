@@ -115,7 +115,7 @@ def head_means(loaded: LoadedModel, text: str, chosen: list[tuple[int, int]],
     ablation puts in its place. Stored as the chosen heads' slices, to 6 significant digits."""
     chosen = sorted((int(a), int(b)) for a, b in chosen)
     cfg = loaded.config
-    hs = cfg.n_embd // cfg.n_head
+    hs = cfg.head_size
 
     def compute() -> dict:
         windows = heads.val_windows(loaded.tokenizer, text, cfg.block_size, max_chars)
