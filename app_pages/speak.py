@@ -40,13 +40,14 @@ records = state.runs("gpt")
 speakers = state.chosen_speakers()
 scratch_runs = catalog.speaker_models(records, speakers, "scratch")  # full size: never a ladder rung
 tuned_runs = catalog.speaker_models(records, speakers, "fine-tune", base=base.name)
+stages = {r.init_from for r in tuned_runs.values() if r is not None and r.init_from != base.name}
 rows, trio = [], {}
 with state.friendly_errors():
     for s in speakers:
         ft, scratch = tuned_runs.get(s), scratch_runs.get(s)
         trio[s] = (ft, scratch)
         seen = speak.seen_in_pretraining(base, s)
-        rows.append({"speaker": s + (" (val text seen in pretraining)" if seen else ""),
+        rows.append({"speaker": s + (" (seen in pretraining)" if seen else ""),
                      "base, zero-shot": speak.zero_shot(*ck.weights_key(base.path), s, True),
                      "fine-tuned": speak.val_loss(ft, s) if ft else None,
                      "from scratch": speak.val_loss(scratch, s) if scratch else None,
@@ -56,15 +57,15 @@ with state.friendly_errors():
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", placeholder=fmt.MISSING,
                  column_config={k: st.column_config.NumberColumn(format="%.3f")
                                 for k in ("base, zero-shot", "fine-tuned", "from scratch")})
-    stages = {r.init_from for r in tuned_runs.values() if r is not None and r.init_from != base.name}
     for stage in sorted(stages):
         via = next((r for r in records if r.name == stage), None)
         if via is not None:
             st.caption(f"Fine-tuned through a stage: **{stage}** first continued {base.name} on "
                        f"{', '.join(via.speakers)} ({via.step:,} steps); the speakers' runs start from it.")
     if any(speak.seen_in_pretraining(base, s) for s in speakers):
-        st.warning("A speaker marked *seen in pretraining* has addresses in the base model's training text: its "
-                   "validation text is not new to the base, so its losses here flatter the base.")
+        st.warning("A speaker marked *seen in pretraining* has addresses in the base model's training text (its "
+                   "train split; never its validation text): the speaker's voice is not new to the base, so its "
+                   "losses here flatter the base.")
 
 st.subheader("One prompt, one seed, three models")
 c1, c2, c3 = st.columns([3, 1, 1])
@@ -86,9 +87,9 @@ with state.friendly_errors():
             col.code(prompt + text, language=None, wrap_lines=True)
 
 
-def fine_tune(speaker: str, base_name: str, how: str) -> None:
+def fine_tune(speaker: str, start_from: str, how: str) -> None:
     try:
-        started = runs.start_group([runs.RunRequest.make([speaker], "gpt", how, state.cleaning(), base_name)],
+        started = runs.start_group([runs.RunRequest.make([speaker], "gpt", how, state.cleaning(), start_from)],
                                    state.runs_root())
     except state.USER_ERRORS as e:
         st.session_state["speak_msg"] = ("error", f"Nothing was started: {e}")
@@ -96,26 +97,38 @@ def fine_tune(speaker: str, base_name: str, how: str) -> None:
     r = started[0].record
     st.session_state[GROUP], st.session_state[SELECTED] = r.group, r.name
     watch([r.name, *(st.session_state.get(WATCHED) or [])])
-    st.session_state["speak_msg"] = ("success", f"Started **{r.name}**: follow it on the Train page.")
+    st.session_state["speak_msg"] = ("success", f"Started **{r.name}** from **{start_from}**: follow it on the "
+                                                "Train page.")
 
 
 st.subheader("Fine-tune another speaker")
 names = state.speaker_names()
-c1, c2, c3 = st.columns([4, 4, 3], vertical_alignment="bottom")  # the button's label whole at 1400 px
+starts = {r.name: r for r in catalog.stages(records, base.name)}  # the base's stages, then the base itself
+starts[base.name] = base
+used = next((n for n in sorted(stages) if n in starts), base.name)  # the stage the speakers above went through
+c1, c2 = st.columns(2)
 who = c1.selectbox("Speaker", names, index=names.index("Abraham Lincoln") if "Abraham Lincoln" in names else 0,
                    key="speak_new_speaker")
+start_from = c2.selectbox(
+    "Start from", list(starts), index=list(starts).index(used), key=f"speak_start_{base.name}",
+    format_func=lambda n: f"{n} (the base)" if n == base.name else f"{n} (a stage: {', '.join(starts[n].speakers)})",
+    help="The base itself, or a stage: the base first fine-tuned on some presidents' addresses. A stage near the "
+         "speaker's time (its language, its topics) gives a modern speaker a better start; the speakers above "
+         "went through the one chosen by default.")
+c3, c4 = st.columns([8, 3], vertical_alignment="bottom")  # the button's label whole at 1400 px
 HOW = {"lora": "LoRA adapters: rank 8, 400 steps", "finetune": "every weight: 600 steps"}
-how = c2.radio("What trains", list(HOW), format_func=HOW.get, key=f"speak_how_{base.name}", horizontal=True,
+how = c3.radio("What trains", list(HOW), format_func=HOW.get, key=f"speak_how_{base.name}", horizontal=True,
                index=0 if base.model.n_params() > LORA_FROM else 1,
                help="LoRA trains a low-rank update of each projection with the base frozen: a few percent of the "
                     "weights, saved alone (a small file), and it overfits a speaker's few hundred thousand "
                     "characters less; every weight is the lecture's way. The default follows the base's size.")
-c3.button("Fine-tune from the base", key="speak_finetune", type="primary", icon=":material/play_arrow:",
-          width="stretch", on_click=fine_tune, args=(who, base.name, how),
-          help="In the background; follow it on the Train page")
-if speak.seen_in_pretraining(base, who):
-    st.caption(f"{who}'s addresses are in {base.name}'s training text: the base has already seen this speaker's "
-               "validation text, so every loss for this speaker says so.")
+c4.button("Fine-tune", key="speak_finetune", type="primary", icon=":material/play_arrow:",
+          width="stretch", on_click=fine_tune, args=(who, start_from, how),
+          help="In the background, from the chosen start; follow it on the Train page")
+seen_by = [r.name for r in (base, starts[start_from]) if speak.seen_in_pretraining(r, who)]
+if seen_by:
+    st.caption(f"{who}'s train split is in {' and '.join(dict.fromkeys(seen_by))}'s training text: the model starts "
+               "out knowing this speaker, and the losses for this speaker say so.")
 if "speak_msg" in st.session_state:
     level, text = st.session_state["speak_msg"]
     getattr(st, level)(text)

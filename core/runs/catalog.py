@@ -131,6 +131,16 @@ def bases(records: Iterable[RunRecord]) -> list[RunRecord]:
     return sorted((r for r in records if usable(r) and r.role == "base"), key=lambda r: (best_loss(r), r.name))
 
 
+def stages(records: Iterable[RunRecord], base: str) -> list[RunRecord]:
+    """The stages of a base: finished fine-tunes of it (directly or through another stage) on several
+    speakers at once, that speakers' runs may start from; the best first."""
+    records = list(records)
+    by_name = {r.name: r for r in records}
+    found = [r for r in records if usable(r) and r.role == "fine-tune" and len(r.speakers) > 1
+             and root_base(r, by_name) == base]
+    return sorted(found, key=lambda r: (best_loss(r), r.name))
+
+
 def describe(r: RunRecord) -> str:
     """How a page names the run it shows: name, role, steps, loss on its own speaker's val split."""
     role = {"fine-tune": f"fine-tuned from {r.init_from}", "scratch": "from scratch", "base": "base",

@@ -98,6 +98,8 @@ def test_a_fine_tune_through_a_stage_belongs_to_the_base_the_stage_adapts(tmp_pa
     assert catalog.fine_tune_bases(records, [OBAMA, TRUMP]) == ["big-base"]
     assert "fine-tuned from recent" in catalog.describe(by_name["o-recent"])
     assert catalog.speaker_models(records[2:], [OBAMA], "fine-tune", base="big-base") == {OBAMA: None}
+    assert [r.name for r in catalog.stages(records, "big-base")] == ["recent"]  # a speaker's run is no stage
+    assert catalog.stages(records, "other-base") == []
 
 
 def test_roles_are_written_when_a_run_is_created_and_read_back(tmp_path):
