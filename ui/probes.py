@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.model.scoring import surprisal
 from core.probe import embeddings, heads
 from core.runs import checkpoints as ck
 from core.runs import probed
@@ -72,6 +73,19 @@ def _ablated_model(_loaded, path: str, mtime: float, speaker: str, clean: bool, 
 def ablated_model(run: rec.RunRecord, chosen: list[tuple[int, int]], mode: str):
     """The run's model with the chosen heads knocked out (means over its own speaker's val text)."""
     return _ablated_model(state.load_run(run), *_key(run), run.speakers[0], run.clean, tuple(chosen), mode)
+
+
+@st.cache_data(show_spinner="Scoring the passage...", max_entries=64)
+def _surprisal(_model, _tokenizer, key: tuple, text: str) -> list[float]:
+    return surprisal(_model, _tokenizer.encode_tensor(text)).tolist()
+
+
+def passage_surprisal(run: rec.RunRecord, text: str, chosen: list[tuple[int, int]] = (), mode: str = "mean"):
+    """Each character's surprisal under the run's model (with the chosen heads knocked out, when
+    any): the who-said-it table scores the passage again only for the model that changed."""
+    loaded = state.load_run(run)
+    model = ablated_model(run, chosen, mode) if chosen else loaded.model
+    return _surprisal(model, loaded.tokenizer, (*_key(run), tuple(chosen), mode if chosen else ""), text)
 
 
 @st.cache_data(show_spinner="Reading every layer...", max_entries=32)

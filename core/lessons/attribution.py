@@ -16,7 +16,7 @@ speaker scores best; it matters for a yes/no decision about one speaker, not for
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -63,19 +63,30 @@ def who_said(models: Mapping[str, torch.nn.Module], tokenizer: CharTokenizer | M
     probabilities. tokenizer: one shared by the models, or one per model name."""
     if not models:
         raise UserError("no model to ask: train a model first")
+    toks = {name: tokenizer[name] if isinstance(tokenizer, Mapping) else tokenizer for name in models}
+    check_passage(text, toks.values())
+    return verdict_of({name: surprisal(m, toks[name].encode_tensor(text), context).tolist()
+                       for name, m in models.items()})
+
+
+def check_passage(text: str, tokenizers: Iterable[CharTokenizer]) -> None:
+    """A passage every model can score, or a UserError that says what to change."""
     if not text.strip():
         raise UserError("the passage holds only spaces and line breaks: there is nothing to attribute")
     if len(text) < 2:
         raise UserError("the passage needs at least two characters: every character after the first is scored")
     check_length(text, MAX_PASSAGE_CHARS, "the passage")
-    toks = {name: tokenizer[name] if isinstance(tokenizer, Mapping) else tokenizer for name in models}
-    unknown = sorted({c for tok in toks.values() for c in tok.unknown(text)})
+    unknown = sorted({c for tok in tokenizers for c in tok.unknown(text)})
     if unknown:
         raise UserError("the passage holds characters the models do not know: "
                         + ", ".join(repr(c) for c in unknown[:10]) + "; remove or replace them")
-    per_char = {name: surprisal(m, toks[name].encode_tensor(text), context) for name, m in models.items()}
-    return verdict({n: s.mean().item() for n, s in per_char.items()}, len(text) - 1,
-                   {n: s.tolist() for n, s in per_char.items()})
+
+
+def verdict_of(per_char: Mapping[str, Sequence[float]]) -> Verdict:
+    """The verdict from each model's surprisal of one passage, character by character (who_said's, or
+    some of them scored again: a model with a head knocked out)."""
+    means = {n: torch.tensor(s).mean().item() for n, s in per_char.items()}
+    return verdict(means, len(next(iter(per_char.values()))), {n: list(s) for n, s in per_char.items()})
 
 
 def who_said_each(models: Mapping[str, torch.nn.Module], tokenizer: CharTokenizer | Mapping[str, CharTokenizer],

@@ -57,12 +57,19 @@ def surprisal_rows(model, ids: torch.Tensor, context: str = "slide", batch: int 
     device = next(model.parameters()).device
     N, L = ids.shape
     out = torch.empty(N, max(0, L - 1))
-    for s, e, keep in _spans(L - 1, T, context):
-        for i in range(0, N, batch):
-            x, y = ids[i:i + batch, s:e].to(device), ids[i:i + batch, s + 1:e + 1].to(device)
-            logits, _ = model(x)
-            nll = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none").view(len(x), e - s)
-            out[i:i + batch, keep:e] = nll[:, keep - s:].cpu()
+    by_length: dict[int, list[tuple[int, int, int]]] = {}  # windows of one length go through together
+    for span in _spans(L - 1, T, context):
+        by_length.setdefault(span[1] - span[0], []).append(span)
+    for length, spans in by_length.items():
+        x = torch.cat([ids[:, s:e] for s, e, _ in spans])              # (windows * N, length)
+        y = torch.cat([ids[:, s + 1:e + 1] for s, e, _ in spans])
+        nll = torch.empty(len(x), length)
+        for i in range(0, len(x), batch):
+            logits, _ = model(x[i:i + batch].to(device))
+            nll[i:i + batch] = F.cross_entropy(logits.float().flatten(0, 1), y[i:i + batch].to(device).flatten(),
+                                               reduction="none").view(-1, length).cpu()
+        for w, (s, e, keep) in enumerate(spans):
+            out[:, keep:e] = nll[w * N:(w + 1) * N, keep - s:]
     model.train(was_training)
     return out
 

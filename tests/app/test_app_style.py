@@ -9,7 +9,7 @@ from apptest_helpers import decode, figures, open_page, page_text
 from core.lessons import style
 from core.text.corpus import DEFAULT_SPEAKERS
 from ui import state
-from ui.compare.style import K_KEY
+from ui.compare.style import K_KEY, OPEN_KEY
 
 OBAMA, TRUMP, BIDEN = DEFAULT_SPEAKERS
 EXPANDER = "**Style you can read**"
@@ -44,8 +44,22 @@ def section(at):
     return next(e for e in at.expander if e.label.startswith(EXPANDER))
 
 
-def test_distinctive_words_and_figures_side_by_side(expected):
+def opened(at):
+    """The section opened, as a click on it does: the page reruns with it open."""
+    at.session_state[OPEN_KEY] = True
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_a_closed_section_computes_nothing():
     at = open_page("compare", timeout=120)
+    assert section(at).label.startswith(EXPANDER) and word_bars(at) == {}
+    assert not section(at).children
+
+
+def test_distinctive_words_and_figures_side_by_side(expected):
+    at = opened(open_page("compare", timeout=120))
     assert not at.error
     bars = word_bars(at)
     assert list(bars) == list(DEFAULT_SPEAKERS)
@@ -73,7 +87,7 @@ def test_distinctive_words_and_figures_side_by_side(expected):
 
 
 def test_the_slider_sets_the_number_of_words():
-    at = open_page("compare", timeout=120)
+    at = opened(open_page("compare", timeout=120))
     at.slider(key=K_KEY).set_value(5).run()
     assert not at.exception
     bars = word_bars(at)
@@ -83,7 +97,7 @@ def test_the_slider_sets_the_number_of_words():
 
 
 def test_one_speaker_is_compared_with_every_other_address():
-    at = open_page("compare", timeout=120)
+    at = opened(open_page("compare", timeout=120))
     at.multiselect(key=state.SPEAKERS).set_value([TRUMP]).run()
     assert not at.exception
     assert list(word_bars(at)) == [TRUMP]
@@ -93,7 +107,7 @@ def test_one_speaker_is_compared_with_every_other_address():
 def test_a_text_with_no_words_is_a_message(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "ledger.txt").write_text("1990 2000 2010 " * 20, encoding="utf-8")
-    at = open_page("compare", timeout=120)
+    at = opened(open_page("compare", timeout=120))
     at.multiselect(key=state.SPEAKERS).set_value([OBAMA, "ledger"]).run()
     assert not at.exception
     assert [e.value for e in section(at).error] == ["ledger: the text has no words to measure"]

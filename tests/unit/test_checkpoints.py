@@ -66,6 +66,7 @@ def test_round_trip_gives_identical_logits(tok, tmp_path, model_type):
         assert loaded.tokenizer == tok and loaded.config == cfg and not loaded.model.training
         ids = IDS[:, :cfg.block_size]
         assert torch.equal(loaded.model(ids)[0], model(ids)[0])
+        assert not list(loaded.model.buffers())  # build_from skips the initialisers: load_state_dict sets all
         assert loaded.path == tmp_path / "rt" / rec.BEST
     assert ck.load_model("rt", which="latest", root=tmp_path).path.name == rec.LATEST
     assert not [n for n in os.listdir(tmp_path / "rt") if n.endswith(".tmp")]
@@ -189,19 +190,20 @@ FIRST_LOAD = """import sys
 from core.runs import checkpoints as ck
 for path in sys.argv[1:]:
     ck.load_model(path)
-print("torch._dynamo" in sys.modules)"""
+print("torch._dynamo" in sys.modules, "sympy" in sys.modules)"""
 
 
 def test_loading_never_imports_torch_dynamo(gpt_run, tok, tmp_path):
     """The shape check on the meta device skips the random initialisers, whose meta path imports
-    torch._dynamo (2-5 s, paid by the first model a process loaded). A fresh process, a GPT and
-    a bigram: nothing pulls it in."""
+    torch._dynamo (2-5 s, paid by the first model a process loaded), and the model is built on the CPU
+    (leaving the meta device imports sympy, 0.2 s). A fresh process, a GPT and a bigram: nothing pulls
+    either in."""
     bigram = build_model(ModelConfig(model_type="bigram", vocab_size=tok.vocab_size, block_size=8))
     paths = [str(gpt_run[1] / rec.BEST), str(save_run(tmp_path, "bigram", bigram, tok) / rec.BEST)]
     out = subprocess.run([sys.executable, "-c", FIRST_LOAD, *paths], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"
 
 
 @pytest.mark.parametrize("edit, match", [

@@ -10,6 +10,7 @@ from core.lessons import style
 from ui import charts, fmt, state
 
 K_KEY = "compare_style_k"
+OPEN_KEY = "compare_style_open"
 COLUMNS = 3   # speakers per row of charts
 
 
@@ -57,9 +58,14 @@ def figures_table(figures: tuple[style.StyleFigures, ...]) -> pd.DataFrame:
 
 def render(speakers: list[str]) -> None:
     """The whole section, for the sidebar's speakers (a user's mistake shows as a message). Closed at
-    first: the page's lesson is the loss matrix below, which the first screen should carry."""
-    with st.expander("**Style you can read**: the words that set each speaker apart, and plain style figures",
-                     expanded=False, icon=":material/format_quote:"), state.friendly_errors():
+    first: the page's lesson is the loss matrix below, which the first screen should carry; and
+    computed only once opened (the expander reruns the page when it opens), so a closed section costs
+    the page nothing."""
+    section = st.expander("**Style you can read**: the words that set each speaker apart, and plain style "
+                          "figures", expanded=False, icon=":material/format_quote:", key=OPEN_KEY, on_change="rerun")
+    if not section.open:
+        return
+    with section, state.friendly_errors():
         k = st.slider("Words per speaker", 5, 25, 10, key=K_KEY)
         r = report(tuple(speakers), k)
         raw = "; ".join(f"{n}: " + ", ".join(f'"{w}"' for w, _ in r.raw_top[n][:4]) for n in r.speakers)

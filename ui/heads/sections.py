@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.lessons.attribution import who_said
+from core.lessons.attribution import check_passage, verdict_of
 from core.probe import heads as core_heads
 from core.probe import lens as core_lens
 from core.probe.embeddings import CLASSES, position_similarity
@@ -75,13 +75,11 @@ def ablation(run, chosen: list[tuple[int, int]], mode: str, speakers: list[str],
                   " (each head's output replaced by zeros)."))
     if len(speaker_models) < 2 or not passage:
         return
-    models = {label: state.load_run(r) for label, r in speaker_models.items()}
-    toks = {k: v.tokenizer for k, v in models.items()}
-    before = who_said({k: v.model for k, v in models.items()}, toks, passage)
+    check_passage(passage, [state.load_run(r).tokenizer for r in speaker_models.values()])
+    scored = {label: cached.passage_surprisal(r, passage) for label, r in speaker_models.items()}
     mine = next(label for label, r in speaker_models.items() if r.name == run.name)
-    after_models = {k: v.model for k, v in models.items()}
-    after_models[mine] = cached.ablated_model(run, chosen, mode)
-    after = who_said(after_models, toks, passage)
+    before = verdict_of(scored)
+    after = verdict_of({**scored, mine: cached.passage_surprisal(run, passage, chosen, mode)})  # one model changed
     names = list(before.probabilities)
     st.markdown(f"**Who said it?** The passage scored by every speaker's model, with {mine}'s model ablated:")
     n_models = len(names)
