@@ -1,7 +1,8 @@
 """Home: what Podium is, the lecture's pipeline with a link to each step, and what is trained."""
 import streamlit as st
 
-from ui import fmt, journey, state
+from core.lessons.milestones import milestones
+from ui import charts, fmt, journey, state
 from ui.pages import STEPS
 
 journey.header(__file__)
@@ -34,3 +35,19 @@ st.dataframe(rows, hide_index=True, width="stretch", placeholder=fmt.MISSING,
 if not runs:
     st.info("No trained model yet. Train a bigram on the Bigram page in seconds, or a GPT with "
             "`python -m core train --speaker \"Barack Obama\" --preset tiny` (a few minutes on CPU).")
+
+steps = milestones(runs, chosen[0], state.runs_root()) if runs and chosen else []
+if len(steps) > 1:
+    st.subheader(f"Where the steps take the loss, on {chosen[0]}'s text")
+    fig = charts.bar([m.loss for m in steps], [m.label for m in steps], x_title="val loss (nats per character)",
+                     height=90 + 30 * len(steps), color=charts.speaker_color(chosen[0]), orientation="h")
+    fig.update_traces(text=[f"{m.loss:.3f}" for m in steps], textposition="outside", cliponaxis=False,
+                      customdata=[m.run or "" for m in steps],
+                      hovertemplate="%{y}: %{x:.3f} nats/char<br>%{customdata}<extra></extra>")
+    fig.update_yaxes(autorange="reversed")
+    st.plotly_chart(fig, key="home_milestones")
+    st.caption("Each bar is a model the pages build, scored on the same validation text (never trained on): a "
+               "uniform guess over the characters, the lecture's ladder from the bigram to LayerNorm (*Build it "
+               "up*), the GPT trained on this speaker alone (*Train*), and the same GPT fine-tuned from a base that "
+               "read every other president (*Speak like them*). Lower is better: e^loss is how many characters "
+               "the model is, in effect, still choosing between.")

@@ -46,13 +46,26 @@ def shot(page, name: str) -> None:
         page.screenshot(path=str(RESULTS / name), full_page=True)
 
 
+IDLE = ("() => { const w = document.querySelector('[data-testid=stStatusWidget]');"  # while a script runs,
+        " return !w || !/Running|Stop/.test(w.innerText); }")                          # it offers "Stop" (1.67)
+
+
 def wait_idle(page, timeout=60_000):
     """Wait until Streamlit has finished running the script."""
     page.wait_for_selector("[data-testid=stApp]", timeout=timeout)
-    page.wait_for_function(  # while a script runs, the status widget offers "Stop" (1.67)
-        "() => { const w = document.querySelector('[data-testid=stStatusWidget]');"
-        " return !w || !/Running|Stop/.test(w.innerText); }", timeout=timeout)
+    page.wait_for_function(IDLE, timeout=timeout)
     page.wait_for_timeout(300)
+
+
+def idle_since(page, t0: float, timeout=120_000) -> float:
+    """Seconds from t0 (time.perf_counter) to when the script was last seen finished, once it has
+    stayed finished for 300 ms: wait_idle's settling pause is not counted."""
+    while True:
+        page.wait_for_function(IDLE, timeout=timeout)
+        done = time.perf_counter() - t0
+        page.wait_for_timeout(300)
+        if page.evaluate(IDLE):
+            return done
 
 
 def nav_link(page, title: str):

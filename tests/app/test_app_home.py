@@ -1,9 +1,16 @@
-"""AppTest: the Home page lists the pipeline and which speakers have trained models."""
+"""AppTest: the Home page lists the pipeline, which speakers have trained models, and where the steps take the loss."""
+import json
+import math
 from pathlib import Path
 
-from apptest_helpers import open_page
+import pytest
+from apptest_helpers import decode, figures, open_page
+from helpers import ROOT, SHIPPED
 
 from core.config import TrainConfig, preset
+from core.lessons.milestones import milestones
+from core.runs import catalog
+from core.runs import record as rec
 from core.runs.start import train
 from core.text.dataset import prepare
 from ui.pages import STEPS
@@ -30,3 +37,22 @@ def test_home_counts_a_trained_model(tmp_path, monkeypatch):
     table = at.dataframe[0].value.set_index("speaker")
     assert table.loc["Donald J. Trump", "bigram runs"] == 1
     assert table.loc["Barack Obama", "bigram runs"] == 0
+
+
+def test_home_draws_where_the_steps_take_the_loss_from_the_records(monkeypatch):
+    """On the shipped runs: a bar per stage, read from the records (no scoring), falling from the uniform
+    guess to the fine-tuned model, each the figure the stage's own page shows."""
+    root = ROOT / "checkpoints"
+    monkeypatch.setenv("PODIUM_CHECKPOINTS", str(root))
+    steps = milestones(rec.list_runs(root), "Barack Obama", root)
+    ladder = {json.loads(line)["run"]: json.loads(line)["val_loss"]
+              for line in (root / "ladder.jsonl").read_text().splitlines()}
+    scratch = rec.RunRecord.load(root / SHIPPED["Barack Obama"])
+    assert steps[0].loss == math.log(scratch.model.vocab_size) and steps[0].run is None
+    assert [m.loss for m in steps[1:8]] == pytest.approx([ladder[m.run] for m in steps[1:8]])
+    assert steps[-2].run == scratch.name and steps[-2].loss == catalog.own_loss(scratch, "Barack Obama")
+    assert steps[-1].loss < steps[-2].loss < steps[7].loss < steps[1].loss < steps[0].loss
+    at = open_page("home")
+    fig = next(f for f in figures(at) if f["data"][0].get("orientation") == "h")
+    assert decode(fig["data"][0]["x"]).tolist() == pytest.approx([m.loss for m in steps])
+    assert list(fig["data"][0]["y"]) == [m.label for m in steps]
