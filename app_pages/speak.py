@@ -111,7 +111,8 @@ who = c1.selectbox("Speaker", names, index=names.index("Abraham Lincoln") if "Ab
                    key="speak_new_speaker")
 start_from = c2.selectbox(
     "Start from", list(starts), index=list(starts).index(used), key=f"speak_start_{base.name}",
-    format_func=lambda n: f"{n} (the base)" if n == base.name else f"{n} (a stage: {', '.join(starts[n].speakers)})",
+    format_func=lambda n: f"{n} (the base)" if n == base.name
+    else f"{n} (a stage: {', '.join(map(fmt.surname, starts[n].speakers))})",
     help="The base itself, or a stage: the base first fine-tuned on some presidents' addresses. A stage near the "
          "speaker's time (its language, its topics) gives a modern speaker a better start; the speakers above "
          "went through the one chosen by default.")

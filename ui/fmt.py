@@ -51,3 +51,9 @@ def count(n: int | float | None) -> str:
 def number(x: float | None, digits: int = 3) -> str:
     """A measurement (a loss, a ratio) with `digits` decimals and thousands separators."""
     return MISSING if _absent(x) else f"{x:,.{digits}f}"
+
+
+def surname(name: str) -> str:
+    """A president's last name, as a short label: "Joseph R. Biden Jr." -> "Biden"."""
+    words = name.split()
+    return words[-1] if len(words) < 2 or words[-1] not in ("Jr.", "Sr.") else words[-2]

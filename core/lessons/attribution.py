@@ -224,7 +224,7 @@ def standing(curve: Mapping) -> str:
         s = max(standard, key=lambda m: acc[m][i])
         g = max(gpts, key=lambda m: acc[m][i])
         a, b = round(100 * acc[g][i]), round(100 * acc[s][i])
-        winner = f"the GPT ({g})" if a > b else s if b > a else "neither (a tie)"
+        winner = f"the GPT ({g}) wins" if a > b else f"{s} wins" if b > a else "neither wins (a tie)"
         if groups and groups[-1][0] == winner:
             groups[-1][1].append(n), groups[-1][2].append(a), groups[-1][3].append(b)
         else:
@@ -234,7 +234,7 @@ def standing(curve: Mapping) -> str:
         xs = [f"{x:,}" for x in xs]
         return xs[0] if len(xs) == 1 else f"{', '.join(xs[:-1])} and {xs[-1]}"
 
-    clauses = [f"at {listed(ns)} characters {w} wins: {'/'.join(map(str, a))}% right for the best GPT, "
+    clauses = [f"at {listed(ns)} characters {w}: {'/'.join(map(str, a))}% right for the best GPT, "
                f"{'/'.join(map(str, b))}% for the best standard method" for w, ns, a, b in groups]
     text = "; ".join(clauses)
     return text[0].upper() + text[1:] + "."

@@ -10,7 +10,16 @@ import torch
 from helpers import BIDEN, OBAMA, ROOT, TRUMP, one_thread  # noqa: F401 (autouse)
 
 from core.errors import UserError
-from core.lessons.attribution import BASELINES, COMBINED, EVERY, accuracy_curve, verdict, who_said, who_said_each
+from core.lessons.attribution import (
+    BASELINES,
+    COMBINED,
+    EVERY,
+    accuracy_curve,
+    standing,
+    verdict,
+    who_said,
+    who_said_each,
+)
 from core.model.scoring import surprisal, surprisal_rows
 from core.runs import checkpoints as ck
 from core.text.corpus import load_speaker
@@ -91,3 +100,17 @@ def test_every_set_together_sums_the_sets_nats(models, splits):
     assert set(curve.methods) == {"a", "b", EVERY, *BASELINES, *(m + COMBINED for m in ("a", "b", EVERY))}
     one = accuracy_curve({"a": models}, {s: splits[s][1] for s in SPEAKERS}, lengths=(50,), per_speaker=2)
     assert EVERY not in one.methods
+
+
+def test_standing_says_who_wins_where_lengths_with_one_winner_together():
+    curve = {"lengths": [25, 100, 200, 1000], "accuracy": {
+        "fine-tuned": [0.60, 0.66, 0.80, 0.90], "fine-tuned + Kneser-Ney 7": [0.62, 0.69, 0.81, 0.91],
+        "3-gram": [0.99, 0.99, 0.99, 0.99],  # the weak baseline is no standard method: never the bar
+        "Kneser-Ney 7": [0.55, 0.69, 0.78, 0.90], "word 1-2-gram NB": [0.50, 0.65, 0.79, 0.95]}}
+    assert standing(curve) == (
+        "At 25 characters the GPT (fine-tuned + Kneser-Ney 7) wins: 62% right for the best GPT, 55% for the best "
+        "standard method; at 100 characters neither wins (a tie): 69% right for the best GPT, 69% for the best "
+        "standard method; at 200 characters the GPT (fine-tuned + Kneser-Ney 7) wins: 81% right for the best GPT, "
+        "79% for the best standard method; at 1,000 characters word 1-2-gram NB wins: 91% right for the best GPT, "
+        "95% for the best standard method.")
+    assert standing({"lengths": [25], "accuracy": {"fine-tuned": [0.6]}}) == ""

@@ -121,11 +121,6 @@ def bigram_reference(speakers: tuple[str, ...], clean: bool) -> float:
     return count_bigram_loss(td.train, td.val, td.tokenizer.vocab_size)
 
 
-def short(name: str) -> str:
-    words = name.split()
-    return words[-1] if words[-1] not in ("Jr.", "Sr.") else words[-2]
-
-
 def loss_chart(records: list[rec.RunRecord]) -> list[str]:
     """The loss chart of the chosen runs; returns their names. Scratch and fine-tuned runs of a
     speaker overlay; a fine-tuned run's legend names its base."""
@@ -153,7 +148,7 @@ def loss_chart(records: list[rec.RunRecord]) -> list[str]:
             loss = bigram_reference(group, clean)
         except state.USER_ERRORS:
             continue  # a speaker that is no longer available: no reference line
-        refs.append((f"count bigram · {' + '.join(short(n) for n in group)} = {loss:.3f}", loss))
+        refs.append((f"count bigram · {' + '.join(fmt.surname(n) for n in group)} = {loss:.3f}", loss))
     st.plotly_chart(loss_figure(series, refs, smoothing, x_max), key="train_loss_chart")
     return chosen
 
