@@ -105,17 +105,21 @@ st.subheader("Fine-tune another speaker")
 names = state.speaker_names()
 starts = {r.name: r for r in catalog.stages(records, base.name)}  # the base's stages, then the base itself
 starts[base.name] = base
-used = next((n for n in sorted(stages) if n in starts), base.name)  # the stage the speakers above went through
 c1, c2 = st.columns(2)
 who = c1.selectbox("Speaker", names, index=names.index("Abraham Lincoln") if "Abraham Lincoln" in names else 0,
                    key="speak_new_speaker")
+# By default a speaker the base has read starts from the base (Jimmy Carter, measured: 1.010 from the base,
+# 1.015 through the recent stage); a new one from the stage the speakers above went through
+known = speak.seen_in_pretraining(base, who)
+used = base.name if known else next((n for n in sorted(stages) if n in starts), base.name)
 start_from = c2.selectbox(
-    "Start from", list(starts), index=list(starts).index(used), key=f"speak_start_{base.name}",
+    "Start from", list(starts), index=list(starts).index(used), key=f"speak_start_{base.name}_{known}",
     format_func=lambda n: f"{n} (the base)" if n == base.name
     else f"{n} (a stage: {', '.join(map(fmt.surname, starts[n].speakers))})",
     help="The base itself, or a stage: the base first fine-tuned on some presidents' addresses. A stage near the "
-         "speaker's time (its language, its topics) gives a modern speaker a better start; the speakers above "
-         "went through the one chosen by default.")
+         "speaker's time (its language, its topics) gives a new modern speaker a better start (the speakers "
+         "above went through one); a speaker the base has read starts best from the base, which a stage "
+         "has moved away from that speaker.")
 c3, c4 = st.columns([8, 3], vertical_alignment="bottom")  # the button's label whole at 1400 px
 HOW = {"lora": "LoRA adapters: rank 8, 400 steps", "finetune": "every weight: 600 steps"}
 how = c3.radio("What trains", list(HOW), format_func=HOW.get, key=f"speak_how_{base.name}", horizontal=True,

@@ -50,9 +50,17 @@ def curves_and_attention() -> None:
         train_attention.render(now, chosen)
 
 
+@st.fragment(run_every=train_live.CHART_POLL if active_at_render else None)
+def history_and_run() -> None:
+    """The run history and the selected run's panel (its status, and what it wrote at each evaluation),
+    redrawn every CHART_POLL while runs train: the samples improve in front of the learner."""
+    now, _ = train_live.current(active_at_render)
+    if now:
+        st.subheader("Run history")
+        train_live.history(now)
+        train_live.run_panel(now)
+
+
 live()
 curves_and_attention()
-if records:
-    st.subheader("Run history")
-    train_live.history(records)
-    train_live.run_panel(records)
+history_and_run()

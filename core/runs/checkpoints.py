@@ -170,10 +170,10 @@ def compact(run_dir: Path) -> int:
 
 
 @functools.lru_cache(maxsize=4)
-def _read_base(path: str, mtime_ns: int, size: int) -> Checkpoint:
-    """read_checkpoint of a file that LoRA runs adapt, once per version of the file (a trainer replaces
-    it atomically: a new version has a new mtime): three speakers on one stage read the stage and the
-    base once, not three times. Read-only: whatever builds a model copies the tensors."""
+def _read_base(path: str, version: tuple[int, ...]) -> Checkpoint:
+    """read_checkpoint of a file that LoRA runs adapt, once per version of the file (its inode, size and
+    times: a trainer replaces it atomically, so a new version is a new inode): three speakers on one stage
+    read the stage and the base once, not three times. Read-only: whatever builds a model copies them."""
     return read_checkpoint(Path(path))
 
 
@@ -183,7 +183,7 @@ def read_base(path: Path) -> Checkpoint:
         stat = Path(path).stat()
     except OSError:
         return read_checkpoint(path)  # its own message: no checkpoint file
-    return _read_base(str(path), stat.st_mtime_ns, stat.st_size)
+    return _read_base(str(path), (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns))
 
 
 def base_weights(record: RunRecord, root: Path, _seen: tuple[str, ...] = ()) -> dict:

@@ -1,10 +1,11 @@
-"""AppTest: Speak like them fine-tunes another speaker from the base or from one of its stages, the
-stage the speakers' models went through by default, and the run it starts trains from there."""
+"""AppTest: Speak like them fine-tunes another speaker from the base or from one of its stages (by
+default the stage the speakers' models went through for a speaker new to the base, the base for one it
+has read), and the run it starts trains from there."""
 from __future__ import annotations
 
 import pytest
 from apptest_helpers import open_page, page_text
-from helpers import OBAMA, copy_shipped, one_thread, wait_until  # noqa: F401 (autouse)
+from helpers import OBAMA, TRUMP, copy_shipped, one_thread, wait_until  # noqa: F401 (autouse)
 
 from core.runs import record as rec
 from core.runs import start as runs
@@ -51,24 +52,24 @@ def test_a_new_speaker_starts_from_the_stage_the_speakers_went_through(root, cha
     at = open_page("speak")
     assert not at.exception, [e.message for e in at.exception]
     assert f"Fine-tuned through a stage: **{stage}**" in page_text(at)
-    start = at.selectbox(key=f"speak_start_{BASE}")
+    at.selectbox(key="speak_new_speaker").set_value(TRUMP).run()  # no fine-tune of his yet; new to the base
+    start = at.selectbox(key=f"speak_start_{BASE}_False")
     assert start.value == stage
     assert start.options == [f"{stage} (a stage: Reagan, Clinton)", f"{BASE} (the base)"]
-    at.selectbox(key="speak_new_speaker").set_value("Jimmy Carter").run()
     at.button(key="speak_finetune").click().run()
     assert not at.exception, [e.message for e in at.exception]
     assert any(f"from **{stage}**" in s.value for s in at.success), page_text(at)
-    new = [r for r in rec.list_runs(root) if r.speakers == ["Jimmy Carter"]]
+    new = [r for r in rec.list_runs(root) if r.speakers == [TRUMP]]
     assert len(new) == 1 and new[0].init_from == stage and new[0].role == "fine-tune"
     # the tiny base is small enough that every weight trains by default: from the stage's merged weights
     assert new[0].train.lora_rank == 0
     assert wait_until(lambda: any(e["kind"] == "step" for e in rec.read_metrics(new[0].path)), timeout=120)
 
 
-def test_the_base_itself_stays_a_start_and_a_speaker_it_read_is_said(root):
+def test_a_speaker_the_base_has_read_starts_from_the_base_and_is_said(root):
     at = open_page("speak")
-    at.selectbox(key=f"speak_start_{BASE}").set_value(BASE).run()
-    at.selectbox(key="speak_new_speaker").set_value(RECENT[0]).run()
+    at.selectbox(key="speak_new_speaker").set_value(RECENT[0]).run()  # read by the base, and by the stage
+    assert at.selectbox(key=f"speak_start_{BASE}_True").value == BASE
     assert f"{RECENT[0]}'s train split is in {BASE}'s training text" in page_text(at)
     at.radio(key=f"speak_how_{BASE}").set_value("lora").run()
     at.button(key="speak_finetune").click().run()

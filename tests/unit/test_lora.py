@@ -121,5 +121,7 @@ def test_a_lora_run_adapts_a_lora_stage_and_loads_as_both_updates_merged(root):
     before = ck.weights_digest(speaker.path / rec.BEST, rec.RunRecord.load(speaker.path))
     changed = {k: v + 1 if k.endswith("lora_B") else v for k, v in read[stage.name].items()}
     payload = torch.load(stage.path / rec.BEST, weights_only=True)
-    torch.save({**payload, "model": changed}, stage.path / rec.BEST)
+    torch.save({**payload, "model": changed}, stage.path / rec.BEST)  # in place: the same file, a new version
     assert ck.weights_digest(speaker.path / rec.BEST, rec.RunRecord.load(speaker.path)) != before
+    again = ck.load_model(speaker.name, root=root).model.state_dict()  # the stage read again, not its cached copy
+    torch.testing.assert_close(again, lora.merged(lora.merged(base, changed), read[speaker.name]))
