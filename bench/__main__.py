@@ -108,6 +108,7 @@ def main(argv=None) -> int:
         a.rounds, a.ui_rounds = 1, 1
     if not REFERENCE.exists():
         print(f"note: {REFERENCE} not found: Podium alone, no ratios", file=sys.stderr)
+    report.check_kept(Path(a.out))  # before the measuring: a file the rewrite would cut is refused at once
 
     peaks = machine.peaks(device)
     results = {"machine": machine.describe(device), "peaks": peaks, "configs": {},

@@ -237,10 +237,33 @@ def kept_sections(text: str) -> list[str]:
     return [m.group(0) for m in re.finditer(r"<!-- ([\w-]+):.*?<!-- /\1 -->", text, re.S)]
 
 
+def loose_text(text: str) -> list[str]:
+    """Paragraphs outside every section, between the head and "## How this was measured" (both of which
+    the writer writes itself): text a rewrite would drop, so it must be inside a section first."""
+    body = re.sub(r"<!-- ([\w-]+):.*?<!-- /\1 -->", "\n\n", text, flags=re.S)
+    body = body.removeprefix(HEAD)
+    end = body.find("## How this was measured")
+    return [p.strip() for p in body[:end if end >= 0 else len(body)].split("\n\n") if p.strip()]
+
+
+def check_kept(md_path: Path) -> None:
+    """Refuse to rewrite a file holding text outside its sections (a hand-written section without its
+    <!-- name: ... --> ... <!-- /name --> markers): the rewrite would lose it."""
+    if not md_path.exists():
+        return
+    loose = loose_text(md_path.read_text(encoding="utf-8"))
+    if loose:
+        raise SystemExit(f"{md_path}: {len(loose)} paragraph(s) outside any <!-- name: ... --> ... <!-- /name --> "
+                         f"section would be lost by the rewrite, the first: {loose[0][:120]!r}; wrap them in markers "
+                         "(or pass --out elsewhere)")
+
+
 def write(results: dict, md_path: Path) -> None:
     """This CPU kind's section written in place of its last one; every other kind's, and the sections
-    other writers own, kept; how it was measured once at the end."""
+    other writers own, kept; how it was measured once at the end. Refuses (check_kept) when the file
+    holds text outside its sections."""
     md_path.parent.mkdir(parents=True, exist_ok=True)
+    check_kept(md_path)
     label, key = kind(results)
     kept = kept_sections(md_path.read_text(encoding="utf-8")) if md_path.exists() else []
     md_path.with_name(f"{md_path.stem}-{key}.json").write_text(json.dumps(results, indent=1))
