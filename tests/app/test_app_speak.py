@@ -3,8 +3,11 @@ default the stage the speakers' models went through for a speaker new to the bas
 has read), and the run it starts trains from there."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from apptest_helpers import open_page, page_text
+from conftest import stop_all
 from helpers import OBAMA, TRUMP, copy_shipped, one_thread, wait_until  # noqa: F401 (autouse)
 
 from core.runs import record as rec
@@ -37,13 +40,9 @@ def root(chain, monkeypatch):
     monkeypatch.setenv("PODIUM_CHECKPOINTS", str(root))
     before = {s.path.name for s in runs.list_runs(root)}
     yield root
+    stop_all(root)
     for s in runs.list_runs(root):
-        if s.active:
-            runs.stop(s.path)
-    for s in runs.list_runs(root):
-        runs.wait(s.path, timeout=120)
         if s.path.name not in before:  # the run this test started: the next test sees the chain alone
-            import shutil
             shutil.rmtree(s.path)
 
 

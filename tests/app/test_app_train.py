@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from apptest_helpers import decode, figures, heatmaps, open_page, page_text
+from conftest import stop_all
 from helpers import wait_until
 
 from core.cli.main import BACKGROUND_NICE
@@ -22,11 +23,7 @@ SMALL = {"n_layer": 1, "n_embd": 32, "n_head": 2, "block_size": 16, "batch_size"
 def root(tmp_path, monkeypatch):
     monkeypatch.setenv("PODIUM_CHECKPOINTS", str(tmp_path))
     yield tmp_path
-    for s in runs.list_runs(tmp_path):
-        if s.active:
-            runs.stop(s.path)
-    for s in runs.list_runs(tmp_path):
-        runs.wait(s.path, timeout=120)
+    stop_all(tmp_path)
 
 
 def run_dirs(root: Path) -> list[Path]:
