@@ -78,7 +78,8 @@ class RunRequest:
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     def default_name(self) -> str:
-        how = f"ft-{self.init_from}" if self.init_from else self.preset
+        lora = self.preset == "lora" or dict(self.overrides).get("lora_rank")
+        how = f"{'lora' if lora else 'ft'}-{self.init_from}" if self.init_from else self.preset  # as the Makefile names
         stem = self.name_hint or "-".join(self.speakers)
         return rec.slug(f"{stem}-{self.model}-{how}")
 

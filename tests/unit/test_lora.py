@@ -56,6 +56,7 @@ def test_a_lora_run_saves_its_updates_loads_beside_its_base_and_resumes(root):
                                    eval_iters=2, batch_size=4)
     created = runs.create(request, root)
     assert created.train.lora_rank == 8 and created.role == "fine-tune"
+    assert created.name == f"barack-obama-gpt-lora-{BASE}"  # named as the shipped adapters are
     result = runs.execute(created.path, lock=created.lock, samples=False)
     assert result.status == "finished"
     saved = torch.load(created.path / rec.BEST, weights_only=True)["model"]
