@@ -10,11 +10,13 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
+from bench.ui import FIRST_PAGES
+
 UI_TARGETS = {"slider_idle_ms": ("Attention slider -> heatmap, idle (median)", 200, "ms"),
               "slider_training_ms": ("Attention slider -> heatmap, while a run trains (median)", 350, "ms"),
               "home_render_s": ("Home page rendered, after the server first answers", 3.0, "s"),
               **{f"first_{k}_s": (f"{title}, first render on a fresh server (click to drawn and idle)", 2.0, "s")
-                 for k, title in (("compare", "Compare"), ("speak", "Speak like them"), ("heads", "Inside the heads"))},
+                 for k, title in FIRST_PAGES.items()},
               "rss_three_models_mb": ("App memory (RSS) with the three default models loaded", 1536, "MB")}
 
 METHOD = """\
